@@ -1,0 +1,496 @@
+"""A throwaway local PostgreSQL server for tests and for developing the operator.
+
+The operator's only external dependency besides Kubernetes is PostgreSQL, and the
+interesting bugs live in what the server's catalog says after our DDL ran. So tests
+run against a real server: a private cluster in a temporary directory, on a free
+loopback port, with durability switched off because nothing in it is worth keeping.
+
+    python -m hack.postgres up [--port P]
+
+starts one, creates the demo identity the seed's Helm chart creates (user
+``demouser``/``demopw``, database ``demodb``), prints the ``PG*`` variables for it and
+keeps running until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import glob
+import os
+import pwd
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn
+
+SUPERUSER = "postgres"
+READY_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 30
+DEMO_USER = "demouser"
+DEMO_PASSWORD = "demopw"
+DEMO_DATABASE = "demodb"
+_LOG_TAIL_LINES = 40
+# Linux limits a unix socket path to 107 bytes; the socket file adds ".s.PGSQL.NNNNN".
+_MAX_SOCKET_DIR_LENGTH = 107 - len("/.s.PGSQL.65535")
+
+
+class LocalPostgresError(RuntimeError):
+    """The local server could not be found, started or stopped."""
+
+
+def find_pg_bin() -> Path:
+    """Return the directory holding initdb, pg_ctl and postgres.
+
+    pg_config is asked first because it names the installation a developer chose;
+    but Debian's libpq-dev ships a pg_config that points at a bindir even when no
+    server is installed, so every candidate is checked for the binaries we run.
+    """
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], check=True, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            if out:
+                candidates.append(Path(out))
+    candidates.extend(
+        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    )
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    for candidate in candidates:
+        if all((candidate / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return candidate
+    raise LocalPostgresError(
+        "no PostgreSQL server binaries found (looked at pg_config --bindir, "
+        "/usr/lib/postgresql/*/bin and PATH); install Debian's postgresql package"
+    )
+
+
+def _version_key(bindir: str) -> tuple[int, ...]:
+    """Sort /usr/lib/postgresql/<version>/bin numerically, so 15 beats 9.6."""
+    version = Path(bindir).parent.name
+    return tuple(int(part) for part in re.findall(r"\d+", version)) or (0,)
+
+
+def _free_port() -> int:
+    """Ask the kernel for a free loopback port; racy, hence the retry in start()."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalPostgres:
+    """A private PostgreSQL cluster that lives as long as this object is started.
+
+    Use it as a context manager. It is also stopped at interpreter exit, so a test
+    session that dies half-way does not leave a postmaster behind.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
+        self.pg_bin: Path = find_pg_bin()
+        self._requested_workdir = Path(workdir).absolute() if workdir is not None else None
+        self._requested_port = port
+        self.port: int = port or 0
+        self.workdir: Path | None = None
+        self._owns_workdir = False
+        self._password = secrets.token_urlsafe(24)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._run_as = _server_user()
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> LocalPostgres:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def datadir(self) -> Path:
+        return self._workdir() / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self._workdir() / "postgres.log"
+
+    def start(self) -> None:
+        """Create the cluster, start the postmaster and wait until it takes logins."""
+        with self._lock:
+            if self._process is not None:
+                raise LocalPostgresError("this LocalPostgres is already started")
+            atexit.register(self.stop)
+            try:
+                self._prepare_workdir()
+                self._initdb()
+                self._start_postmaster()
+            except BaseException:
+                self._stop_locked()
+                raise
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown, then kill) and remove what we created.
+
+        Safe to call more than once and on a half-started server.
+        """
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        atexit.unregister(self.stop)
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self._run(
+                    [
+                        str(self.pg_bin / "pg_ctl"),
+                        "stop",
+                        "-D",
+                        str(self.datadir),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        str(STOP_TIMEOUT_SECONDS),
+                    ],
+                    timeout=STOP_TIMEOUT_SECONDS + 5,
+                )
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                # Kill the whole session: the postmaster and any backends it forked.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+            self._owns_workdir = False
+
+    def _workdir(self) -> Path:
+        if self.workdir is None:
+            raise LocalPostgresError("the server has no working directory yet; call start() first")
+        return self.workdir
+
+    def _prepare_workdir(self) -> None:
+        if self._requested_workdir is None:
+            # /tmp is world-traversable, which the unprivileged server user needs when we
+            # are root and create the directory on its behalf.
+            self.workdir = Path(tempfile.mkdtemp(prefix="dbt-pg-", dir="/tmp"))
+            self._owns_workdir = True
+        else:
+            self.workdir = self._requested_workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            if self.datadir.exists():
+                raise LocalPostgresError(
+                    f"{self.datadir} already exists; pass an empty workdir or none at all"
+                )
+        if len(str(self.workdir)) > _MAX_SOCKET_DIR_LENGTH:
+            raise LocalPostgresError(
+                f"workdir path {self.workdir} is too long for a unix socket; use a shorter one"
+            )
+        if self._run_as is not None:
+            os.chown(self.workdir, self._run_as.pw_uid, self._run_as.pw_gid)
+            probe = self._run(["test", "-w", str(self.workdir), "-a", "-x", str(self.workdir)], check=False)
+            if probe.returncode != 0:
+                raise LocalPostgresError(
+                    f"user {self._run_as.pw_name!r} cannot reach {self.workdir}; "
+                    "every parent directory must be traversable (e.g. use a directory under /tmp)"
+                )
+
+    def _initdb(self) -> None:
+        workdir = self._workdir()
+        pwfile = workdir / "pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self._password + "\n")
+        self._chown(pwfile)
+        try:
+            result = self._run(
+                [
+                    str(self.pg_bin / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    # Throwaway cluster: skipping the final fsync saves most of initdb's time.
+                    "--no-sync",
+                ],
+                check=False,
+                timeout=120,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise LocalPostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
+
+    def _write_config(self, port: int) -> None:
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(port),
+            "unix_socket_directories": _conf_string(str(self._workdir())),
+            # Nothing here survives the test run, so durability is pure cost.
+            "fsync": "off",
+            "full_page_writes": "off",
+            "synchronous_commit": "off",
+            "logging_collector": "off",
+        }
+        # postgresql.auto.conf wins over postgresql.conf and is rewritten on each retry.
+        lines = ["# written by hack/postgres.py"] + [f"{k} = {v}" for k, v in settings.items()]
+        auto_conf = self.datadir / "postgresql.auto.conf"
+        auto_conf.write_text("\n".join(lines) + "\n")
+        self._chown(auto_conf)
+
+    def _start_postmaster(self) -> None:
+        attempts = 1 if self._requested_port else 3
+        for attempt in range(attempts):
+            self.port = self._requested_port or _free_port()
+            self._write_config(self.port)
+            with open(self.log_path, "ab") as log:
+                self._chown(self.log_path)
+                self._process = subprocess.Popen(
+                    [str(self.pg_bin / "postgres"), "-D", str(self.datadir)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self._workdir(),
+                    # Own session: a Ctrl-C meant for the test runner must not reach the
+                    # postmaster; stop() shuts it down in order instead.
+                    start_new_session=True,
+                    **self._user_kwargs(),
+                )
+            try:
+                self._wait_until_ready()
+                return
+            except LocalPostgresError:
+                lost_port_race = "could not bind" in self._log_tail() or "already in use" in self._log_tail()
+                if not lost_port_race or attempt == attempts - 1:
+                    raise
+                process, self._process = self._process, None
+                if process is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise LocalPostgresError(
+                    f"postgres exited during startup; log tail:\n{self._log_tail()}"
+                )
+            try:
+                # A real password login over TCP proves listen_addresses, the port and
+                # scram authentication all work, not just that the process is alive.
+                psycopg2.connect(self.superuser_dsn, connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError as error:
+                last_error = error
+                time.sleep(0.05)
+        raise LocalPostgresError(
+            f"postgres did not accept connections within {READY_TIMEOUT_SECONDS:.0f} s "
+            f"({last_error}); log tail:\n{self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except (OSError, LocalPostgresError):
+            return "(no server log)"
+        return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+    # -- running things as the server user --------------------------------------------
+
+    def _user_kwargs(self) -> dict[str, Any]:
+        if self._run_as is None:
+            return {}
+        return {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid, "extra_groups": []}
+
+    def _run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(argv),
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir or "/",
+            **self._user_kwargs(),
+        )
+
+    def _chown(self, path: Path) -> None:
+        if self._run_as is not None:
+            os.chown(path, self._run_as.pw_uid, self._run_as.pw_gid)
+
+    # -- connecting ----------------------------------------------------------------------
+
+    @property
+    def superuser_password(self) -> str:
+        return self._password
+
+    @property
+    def superuser_dsn(self) -> str:
+        return self.dsn(SUPERUSER, self._password, "postgres")
+
+    def dsn(self, user: str, password: str, dbname: str) -> str:
+        """A libpq keyword/value connection string; make_dsn does the quoting."""
+        return make_dsn(host=self.host, port=self.port, user=user, password=password, dbname=dbname)
+
+    def url(self, user: str, password: str, dbname: str) -> str:
+        """A postgresql:// URL, the form DATABASE_URL-style settings expect."""
+        return (
+            f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(dbname, safe='')}"
+        )
+
+    @contextlib.contextmanager
+    def _superuser_cursor(self, dbname: str = "postgres") -> Iterator[Any]:
+        connection = psycopg2.connect(self.dsn(SUPERUSER, self._password, dbname))
+        try:
+            # CREATE DATABASE cannot run inside a transaction block.
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                yield cursor
+        finally:
+            connection.close()
+
+    def execute_as_superuser(
+        self,
+        sql_text: str | sql.Composable,
+        dbname: str = "postgres",
+        params: Sequence[Any] | dict[str, Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement as the superuser in autocommit mode; return its rows, if any."""
+        with self._superuser_cursor(dbname) as cursor:
+            cursor.execute(sql_text, params)
+            return list(cursor.fetchall()) if cursor.description is not None else []
+
+    def create_role(self, name: str, password: str, login: bool = True, superuser: bool = False) -> None:
+        statement = sql.SQL("CREATE ROLE {} WITH {} {} PASSWORD %s").format(
+            sql.Identifier(name),
+            sql.SQL("LOGIN" if login else "NOLOGIN"),
+            sql.SQL("SUPERUSER" if superuser else "NOSUPERUSER"),
+        )
+        self.execute_as_superuser(statement, params=(password,))
+
+    def create_database(self, name: str, owner: str) -> None:
+        statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner))
+        self.execute_as_superuser(statement)
+
+    def setup_demo(self) -> dict[str, str]:
+        """Create the identity the seed's Bitnami chart creates and return libpq env vars for it.
+
+        The chart is installed with auth.username=demouser, auth.password=demopw and
+        auth.database=demodb: a login role owning its database, no superuser rights.
+        """
+        self.create_role(DEMO_USER, DEMO_PASSWORD)
+        self.create_database(DEMO_DATABASE, owner=DEMO_USER)
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": DEMO_USER,
+            "PGPASSWORD": DEMO_PASSWORD,
+            "PGDATABASE": DEMO_DATABASE,
+        }
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """PostgreSQL refuses to run as root, so root hands the server to the `postgres` user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SUPERUSER)
+    except KeyError:
+        raise LocalPostgresError(
+            "running as root, but there is no 'postgres' OS user to run the server as; "
+            "install Debian's postgresql package or run as an unprivileged user"
+        ) from None
+
+
+def _conf_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _up(port: int | None) -> int:
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    started = time.monotonic()
+    with LocalPostgres(port=port) as server:
+        env = server.setup_demo()
+        elapsed = time.monotonic() - started
+        print(f"# PostgreSQL is up on {server.host}:{server.port} ({elapsed:.1f} s); log: {server.log_path}")
+        for key, value in env.items():
+            print(f"export {key}={shlex.quote(value)}")
+        print(f"# connect with: psql {shlex.quote(server.url(env['PGUSER'], env['PGPASSWORD'], env['PGDATABASE']))}")
+        print("# Ctrl-C or SIGTERM stops it.", flush=True)
+        while not stop_requested.wait(1.0):
+            if not server.running:
+                print("postgres exited unexpectedly; see the log above", file=sys.stderr)
+                return 1
+        print("# stopping PostgreSQL", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hack.postgres", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start a throwaway server with the demo database and wait")
+    up.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        try:
+            return _up(args.port)
+        except LocalPostgresError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
