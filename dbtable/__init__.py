@@ -1,0 +1,12 @@
+"""The pure core of database-table-operator and its two thin edges.
+
+Data flows one way::
+
+    spec ──parse──▶ DesiredTable ─┐
+                                  ├─ plan ──▶ Plan ── render ──▶ SQL ── execute (one transaction)
+    catalog ──read──▶ ActualTable ┘
+
+``names``, ``types``, ``spec``, ``model``, ``plan``, ``render`` and ``conditions`` are pure;
+``catalog``, ``database`` and ``reconcile`` touch PostgreSQL; only ``database_table_operator.py``
+touches Kopf and Kubernetes.
+"""

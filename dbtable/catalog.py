@@ -1,0 +1,76 @@
+"""Read tables from the PostgreSQL catalog (an edge: it takes a cursor)."""
+from __future__ import annotations
+
+from typing import Any
+
+from dbtable.model import ActualColumn, ActualTable, MARKER_VALUE, Owner
+
+_TABLES = """
+SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
+"""
+_BY_NAME = _TABLES + " AND c.relname = %(name)s"
+# The marker is JSON in the table comment; a cheap substring filter narrows the candidates and
+# Owner.from_marker() does the real parsing.
+_BY_MARKER = _TABLES + " AND obj_description(c.oid, 'pg_class') LIKE %(pattern)s"
+_COLUMNS = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a
+ WHERE a.attrelid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum
+"""
+_PRIMARY_KEY = """
+SELECT con.conname,
+       ARRAY(SELECT a.attname
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.position)
+  FROM pg_constraint con
+ WHERE con.conrelid = %(oid)s AND con.contype = 'p'
+"""
+
+
+class AmbiguousOwnership(RuntimeError):
+    """More than one table carries the same resource's marker (someone copied a comment)."""
+
+
+def read_table(cur: Any, schema: str, name: str) -> ActualTable | None:
+    """The table called ``name`` in ``schema``, owned by anyone or no one."""
+    cur.execute(_BY_NAME, {"schema": schema, "name": name})
+    row = cur.fetchone()
+    return _read_details(cur, schema, row) if row else None
+
+
+def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
+    """The table whose marker names this resource's uid, whatever it is called now.
+
+    Without a uid (the plan command reading a file) the marker's namespace and name are used.
+    """
+    cur.execute(_BY_MARKER, {"schema": schema, "pattern": f"%{MARKER_VALUE}%"})
+    rows = [row for row in cur.fetchall() if _same_owner(Owner.from_marker(row[2]), owner)]
+    if len(rows) > 1:
+        raise AmbiguousOwnership(
+            f"tables {', '.join(sorted(r[1] for r in rows))} all carry the ownership marker of "
+            f"{owner}; remove the comment from the ones that are copies")
+    return _read_details(cur, schema, rows[0]) if rows else None
+
+
+def _same_owner(found: Owner | None, owner: Owner) -> bool:
+    if found is None:
+        return False
+    if owner.uid:
+        return found.uid == owner.uid
+    return (found.namespace, found.name) == (owner.namespace, owner.name)
+
+
+def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> ActualTable:
+    oid, name, comment = row
+    cur.execute(_COLUMNS, {"oid": oid})
+    columns = tuple(ActualColumn(n, t) for n, t in cur.fetchall())
+    cur.execute(_PRIMARY_KEY, {"oid": oid})
+    key_row = cur.fetchone()
+    return ActualTable(schema=schema, name=name, columns=columns,
+                       primary_key=tuple(key_row[1]) if key_row else (),
+                       primary_key_constraint=key_row[0] if key_row else None,
+                       owner=Owner.from_marker(comment), comment=comment)

@@ -1,0 +1,126 @@
+"""``python -m database_table_operator plan FILE [--database-url URL]``: a dry run.
+
+Prints the SQL the operator would run for each DatabaseTable in FILE, using the operator's own
+parse, plan and render code: against an empty database without a URL, against the live one
+with it (read-only). Invalid resources print nothing on stdout, explain themselves on stderr
+naming the field, and make the exit status non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import psycopg2
+import yaml
+
+from dbtable.database import connect, settings_from_env
+from dbtable.errors import InvalidSpec
+from dbtable.model import DesiredTable, Owner
+from dbtable.reconcile import preview
+from dbtable.render import to_text
+from dbtable.spec import parse_spec
+
+EXIT_INVALID = 2
+EXIT_REFUSED = 3
+EXIT_UNREACHABLE = 4
+
+
+@dataclass(frozen=True)
+class Resource:
+    owner: Owner
+    desired: DesiredTable
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout,
+         stderr: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(prog="python -m database_table_operator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan = commands.add_parser("plan", help="print the SQL the operator would run")
+    plan.add_argument("file", help="a YAML file with one or more DatabaseTable resources ('-' "
+                                   "for standard input)")
+    plan.add_argument("--database-url", help="diff against this live database (read-only); "
+                                             "without it, plan against an empty database")
+    args = parser.parse_args(argv)
+    try:
+        documents = _load(args.file)
+    except (OSError, yaml.YAMLError) as e:
+        print(f"{args.file}: {e}", file=stderr)
+        return EXIT_INVALID
+    resources, errors = _parse(documents, args.file)
+    if errors:
+        print("\n".join(errors), file=stderr)
+        return EXIT_INVALID
+    if not resources:
+        print(f"{args.file}: no DatabaseTable resource found", file=stderr)
+        return EXIT_INVALID
+    return _plan(resources, args.database_url, stdout, stderr)
+
+
+def _load(path: str) -> list[Any]:
+    if path == "-":
+        return list(yaml.safe_load_all(sys.stdin))
+    with open(path, encoding="utf-8") as f:
+        return list(yaml.safe_load_all(f))
+
+
+def _parse(documents: list[Any], path: str) -> tuple[list[Resource], list[str]]:
+    resources: list[Resource] = []
+    errors: list[str] = []
+    for index, doc in enumerate(documents):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or doc.get("kind") != "DatabaseTable":
+            continue
+        where = f"{path}: document {index + 1}"
+        if doc.get("apiVersion") != "kopf.demo/v1":
+            errors.append(f"{where}: apiVersion: must be kopf.demo/v1, got "
+                          f"{doc.get('apiVersion')!r}")
+            continue
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        owner = Owner(namespace=str(meta.get("namespace") or "default"),
+                      name=str(meta.get("name") or ""), uid=str(meta.get("uid") or ""))
+        where = f"{path}: DatabaseTable {owner}"
+        if not owner.name:
+            errors.append(f"{where}: metadata.name: is required")
+            continue
+        try:
+            resources.append(Resource(owner, parse_spec(doc.get("spec"))))
+        except InvalidSpec as e:
+            errors.extend(f"{where}: {error}" for error in e.errors)
+    return resources, errors
+
+
+def _plan(resources: list[Resource], url: str | None, stdout: TextIO, stderr: TextIO) -> int:
+    settings = settings_from_env({**os.environ, "DATABASE_URL": url} if url else {})
+    conn = None
+    if url:
+        try:
+            conn = connect(settings)
+        except psycopg2.OperationalError as e:
+            print(f"cannot connect to the database: {str(e).strip()}", file=stderr)
+            return EXIT_UNREACHABLE
+    output: list[str] = []
+    refused: list[str] = []
+    try:
+        for resource in resources:
+            plan, statements = preview(conn, settings, resource.desired, resource.owner)
+            header = f"-- DatabaseTable {resource.owner}"
+            if plan.refused:
+                refused.extend(f"DatabaseTable {resource.owner}: {r}" for r in plan.refusals)
+            elif statements:
+                output.append(header)
+                output.extend(f"{to_text(s)};" for s in statements)
+            else:
+                output.append(f"{header}: up to date, nothing to do")
+    finally:
+        if conn is not None:
+            conn.close()
+    if refused:
+        print("\n".join(refused), file=stderr)
+        return EXIT_REFUSED
+    print("\n".join(output), file=stdout)
+    return 0

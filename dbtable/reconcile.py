@@ -1,0 +1,106 @@
+"""Converge one table in one transaction (an edge: it takes a connection).
+
+Every call reads the real table from the catalog and plans from actual to desired, so running
+it twice changes nothing the second time, and a restart mid-way loses nothing: PostgreSQL DDL
+is transactional, so a plan is applied whole or not at all.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from psycopg2 import sql
+from psycopg2.extensions import connection as Connection
+
+from dbtable.catalog import read_owned_table, read_table
+from dbtable.database import DatabaseSettings
+from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
+from dbtable.plan import Plan, plan_delete, plan_reconcile
+from dbtable.render import render
+
+log = logging.getLogger(__name__)
+
+# First key of pg_advisory_xact_lock(int, int): "DBT" — keeps our locks apart from others'.
+LOCK_CLASS = 0x444254
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    statements: tuple[str, ...]
+    table: ActualTable | None  # the owned table after the transaction
+
+
+def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: DesiredTable,
+                    owner: Owner) -> Outcome:
+    """Bring the resource's table to ``desired``; a refused plan applies nothing."""
+    with conn, conn.cursor() as cur:
+        _begin(cur, settings, owner)
+        owned = read_owned_table(cur, settings.schema, owner)
+        _lock_names(cur, {desired.name} | ({owned.name} if owned else set()))
+        # Read again under the name locks: another resource may have just taken the name.
+        owned = read_owned_table(cur, settings.schema, owner)
+        occupant = None
+        if owned is None or owned.name != desired.name:
+            occupant = read_table(cur, settings.schema, desired.name)
+        plan = plan_reconcile(desired, owner, owned, occupant)
+        if plan.refused:
+            conn.rollback()
+            return Outcome(plan, (), owned or occupant)
+        statements = _execute(conn, cur, plan, settings.schema)
+        return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner))
+
+
+def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
+                 policy: DeletionPolicy) -> Outcome:
+    """Drop (Drop) or release (Retain) the resource's table, if it has one."""
+    with conn, conn.cursor() as cur:
+        _begin(cur, settings, owner)
+        owned = read_owned_table(cur, settings.schema, owner)
+        if owned is not None:
+            _lock_names(cur, {owned.name})
+        plan = plan_delete(owned, policy)
+        statements = _execute(conn, cur, plan, settings.schema)
+        return Outcome(plan, statements, None)
+
+
+def preview(conn: Connection | None, settings: DatabaseSettings, desired: DesiredTable,
+            owner: Owner) -> tuple[Plan, list[sql.Composed]]:
+    """The plan and SQL a reconcile would run, changing nothing (the plan command)."""
+    if conn is None:
+        plan = plan_reconcile(desired, owner, None, None)
+        return plan, render(plan.operations, settings.schema)
+    with conn, conn.cursor() as cur:
+        cur.execute("SET TRANSACTION READ ONLY")
+        owned = read_owned_table(cur, settings.schema, owner)
+        occupant = None
+        if owned is None or owned.name != desired.name:
+            occupant = read_table(cur, settings.schema, desired.name)
+        plan = plan_reconcile(desired, owner, owned, occupant)
+        conn.rollback()
+    return plan, render(plan.operations, settings.schema)
+
+
+def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:
+    """Bound every wait, then serialize work on this resource across operator replicas."""
+    cur.execute("SELECT set_config('lock_timeout', %s, true), "
+                "set_config('statement_timeout', %s, true)",
+                (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms"))
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (LOCK_CLASS, f"resource:{owner.uid or owner}"))
+
+
+def _lock_names(cur: object, names: set[str]) -> None:
+    # Sorted, so two transactions that need the same names never wait on each other in a cycle.
+    for name in sorted(names):
+        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, f"table:{name}"))
+
+
+def _execute(conn: Connection, cur: object, plan: Plan, schema: str) -> tuple[str, ...]:
+    executed: list[str] = []
+    for statement in render(plan.operations, schema):
+        text = statement.as_string(conn)
+        log.debug("SQL statement: %s;", text)
+        cur.execute(statement)
+        executed.append(text)
+    return tuple(executed)
