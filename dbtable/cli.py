@@ -20,6 +20,7 @@ import yaml
 from dbtable.database import connect, settings_from_env
 from dbtable.errors import InvalidSpec
 from dbtable.model import DesiredTable, Owner
+from dbtable.plan import MarkOwned
 from dbtable.reconcile import preview
 from dbtable.render import to_text
 from dbtable.spec import parse_spec
@@ -113,7 +114,14 @@ def _plan(resources: list[Resource], url: str | None, stdout: TextIO, stderr: Te
                 refused.extend(f"DatabaseTable {resource.owner}: {r}" for r in plan.refusals)
             elif statements:
                 output.append(header)
-                output.extend(f"{to_text(s)};" for s in statements)
+                for operation, statement in zip(plan.operations, statements):
+                    if isinstance(operation, MarkOwned) and not resource.owner.uid:
+                        # The marker names the resource's uid, which only the API server
+                        # assigns: a file has none, so this statement cannot be shown as is.
+                        output.append(f"-- and mark the table as owned by DatabaseTable "
+                                      f"{resource.owner} (uid assigned by Kubernetes)")
+                    else:
+                        output.append(f"{to_text(statement)};")
             else:
                 output.append(f"{header}: up to date, nothing to do")
     finally:

@@ -22,9 +22,8 @@ def test_seed_example_plans_a_create_table() -> None:
     assert lines[0] == "-- DatabaseTable default/website-users"
     assert lines[1].startswith('CREATE TABLE "public"."website_users" ("user_id" integer, ')
     assert lines[1].endswith('PRIMARY KEY ("user_id"));')
-    assert lines[2:] == ['COMMENT ON TABLE "public"."website_users" IS '
-                         '\'{"managedBy": "database-table-operator", "name": "website-users", '
-                         '"namespace": "default", "uid": ""}\';']
+    assert lines[2:] == ["-- and mark the table as owned by DatabaseTable default/website-users "
+                         "(uid assigned by Kubernetes)"]
 
 
 def test_invalid_resource_prints_nothing_on_stdout(tmp_path: Path) -> None:

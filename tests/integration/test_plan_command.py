@@ -1,0 +1,73 @@
+"""`python -m database_table_operator plan`, run as a user runs it, against real PostgreSQL."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from dbtable.catalog import read_table
+from dbtable.database import DatabaseSettings
+from dbtable.model import Owner
+from dbtable.reconcile import reconcile_table
+from dbtable.spec import parse_spec
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def plan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "database_table_operator", "plan", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_printed_create_table_builds_the_seed_table(operator_db) -> None:
+    result = plan("example-cr.yaml")
+    assert result.returncode == 0, result.stderr
+    conn = psycopg2.connect(operator_db["url"])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS public.website_users")
+            cur.execute(result.stdout)
+            table = read_table(cur, "public", "website_users")
+            cur.execute("DROP TABLE public.website_users")
+    finally:
+        conn.close()
+    assert [(c.name, c.type) for c in table.columns] == [
+        ("user_id", "integer"), ("user_name", "character varying(50)"),
+        ("user_email", "character varying(100)"), ("signup_date", "date"),
+        ("last_login", "timestamp without time zone")]
+    assert table.primary_key == ("user_id",)
+    assert table.owner is None  # the uid comes from the API server; a file has none
+
+
+def test_live_diff_prints_only_the_changes(operator_db, conn, tmp_path: Path) -> None:
+    settings = DatabaseSettings(url=operator_db["url"])
+    spec = {"tableName": "PLAN_DIFF", "columns": [{"ID": "integer"}], "primaryKey": "ID"}
+    reconcile_table(conn, settings, parse_spec(spec), Owner("default", "plan-diff", "u-1"))
+    manifest = tmp_path / "diff.yaml"
+    manifest.write_text("apiVersion: kopf.demo/v1\nkind: DatabaseTable\n"
+                        "metadata: {name: plan-diff, namespace: default}\n"
+                        "spec: {tableName: PLAN_DIFF, columns: [{ID: integer}, {NOTE: text}], "
+                        "primaryKey: ID}\n")
+    result = plan(str(manifest), "--database-url", operator_db["url"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "-- DatabaseTable default/plan-diff",
+        'ALTER TABLE "public"."plan_diff" ADD COLUMN "note" text;']
+    assert operator_db["password"] not in result.stdout + result.stderr
+
+    manifest.write_text(manifest.read_text().replace("{ID: integer}, {NOTE: text}", "{ID: bigint}"))
+    refused = plan(str(manifest), "--database-url", operator_db["url"])
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "spec.columns.id: column id is integer" in refused.stderr
+
+
+def test_unreachable_database_is_reported_without_the_password(operator_db) -> None:
+    url = operator_db["url"].rsplit("@", 1)[0] + "@127.0.0.1:1/nowhere"
+    result = plan("example-cr.yaml", "--database-url", url)
+    assert result.returncode != 0 and result.stdout == ""
+    assert "cannot connect" in result.stderr
+    assert operator_db["password"] not in result.stderr
