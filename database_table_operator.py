@@ -30,6 +30,8 @@ from dbtable.spec import parse_spec
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
 FINALIZER = "kopf.demo/database-table-operator"
 MAX_RETRY_DELAY = 300
+# How often the real table is compared with the spec (drift: changes behind our back).
+DRIFT_INTERVAL = float(os.environ.get("DBT_DRIFT_INTERVAL_S", "300"))
 
 # Event reasons for applied operations, as `kubectl describe` shows them.
 EVENT_REASONS: dict[type, str] = {
@@ -67,30 +69,53 @@ def close_pool(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile")
 @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile")
 @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec")
-def reconcile(body: kopf.Body, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status,
-              patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: logging.Logger,
-              **_: Any) -> None:
+def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+              retry: int, logger: logging.Logger, **_: Any) -> None:
     """Create, resume and update are one level-triggered reconcile: catalog → plan → apply."""
-    generation = meta.get("generation")
-    report = _Reporter(body, status, patch, generation)
+    _converge(body, status, patch, memo, retry, logger, repair_only=False)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, id="drift", interval=DRIFT_INTERVAL,
+            initial_delay=DRIFT_INTERVAL)
+def check_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+                logger: logging.Logger, **_: Any) -> None:
+    """Periodically compare the real table with the spec: repair only by adding what is
+    missing (a dropped table, dropped columns); report anything else, never drop data."""
     try:
-        desired = parse_spec(dict(spec))
+        _converge(body, status, patch, memo, 0, logger, repair_only=True)
+    except (kopf.PermanentError, kopf.TemporaryError):
+        pass  # already on the status and posted as an Event; the next tick checks again
+
+
+def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+              retry: int, logger: logging.Logger, repair_only: bool) -> None:
+    report = _Reporter(body, status, patch, body.meta.get("generation"))
+    try:
+        desired = parse_spec(dict(body.spec))
     except InvalidSpec as e:
         report.failed("InvalidSpec", f"Invalid spec: {e}")
+        if not repair_only:
+            kopf.warn(body, reason="InvalidSpec", message=str(e))
         raise kopf.PermanentError(f"Invalid spec: {e}") from None
     try:
         with memo.pool.connection() as conn:
-            outcome = reconcile_table(conn, memo.database, desired, owner_of(body))
+            outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
+                                      repair_only=repair_only)
     except Exception as e:  # classified below: temporary or permanent
         _raise_classified(e, report, retry, action="apply the spec")
     if outcome.plan.refused:
         reason = outcome.plan.refusals[0].reason.value
         message = "Refused, nothing was applied: " + "; ".join(map(str, outcome.plan.refusals))
-        for refusal in outcome.plan.refusals:
-            kopf.warn(body, reason=refusal.reason.value, message=str(refusal))
+        if not (repair_only and report.current_message() == message):  # no repeats per tick
+            for refusal in outcome.plan.refusals:
+                kopf.warn(body, reason=refusal.reason.value, message=str(refusal))
         report.failed(reason, message)
         logger.error(message)
         raise kopf.PermanentError(message)
+    if repair_only and outcome.plan.operations:
+        kopf.warn(body, reason="DriftRepaired",
+                  message="the table was changed outside the operator; repaired: "
+                          + "; ".join(op.describe() for op in outcome.plan.operations))
     _announce(body, outcome.plan, logger)
     report.ready(outcome.table, outcome.plan)
 
@@ -136,6 +161,11 @@ class _Reporter:
             self.status.get("conditions"), type="Ready", status=status, reason=reason,
             message=message, generation=self.generation)
         self.patch.status["observedGeneration"] = self.generation
+
+    def current_message(self) -> str | None:
+        ready = next((c for c in self.status.get("conditions") or () if c.get("type") == "Ready"),
+                     None)
+        return ready.get("message") if ready else None
 
     def failed(self, reason: str, message: str) -> None:
         self._condition("False", reason, message)

@@ -99,6 +99,7 @@ class RefusalReason(str, enum.Enum):
     COLUMN_REMOVED = "ColumnRemoved"
     TYPE_CHANGED = "TypeChanged"
     CONFLICT = "Conflict"
+    DRIFTED = "Drifted"
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,24 @@ def plan_delete(owned: ActualTable | None, policy: DeletionPolicy) -> Plan:
     if policy is DeletionPolicy.RETAIN:
         return Plan(operations=(Unmark(owned.name),))
     return Plan(operations=(DropTable(owned.name),))
+
+
+def plan_repair(plan: Plan) -> Plan:
+    """Restrict a reconcile plan to additive repairs, for the periodic drift check.
+
+    A table dropped behind the operator's back is recreated, missing columns are added back and
+    a renamed table gets its name back; a primary key someone changed is reported, never
+    replaced unasked. Refusals (removed columns, changed types, conflicts) pass through.
+    """
+    drop = next((op for op in plan.operations if isinstance(op, DropPrimaryKey)), None)
+    if drop is None:  # every other operation of a reconcile plan only adds
+        return plan
+    wanted = next(op for op in plan.operations if isinstance(op, AddPrimaryKey))
+    return Plan(refusals=(Refusal(
+        RefusalReason.DRIFTED, "spec.primaryKey",
+        f"the primary key of table {drop.table} is ({', '.join(drop.columns)}) but the spec "
+        f"says ({', '.join(wanted.columns)}); it was changed outside the operator and is not "
+        "replaced automatically: edit the spec (or the table) so they agree"),))
 
 
 def _conflict(desired: DesiredTable, owner: Owner, owned: ActualTable | None,

@@ -15,7 +15,7 @@ from psycopg2.extensions import connection as Connection
 from dbtable.catalog import read_owned_table, read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
-from dbtable.plan import Plan, plan_delete, plan_reconcile
+from dbtable.plan import Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.render import render
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,11 @@ class Outcome:
 
 
 def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: DesiredTable,
-                    owner: Owner) -> Outcome:
-    """Bring the resource's table to ``desired``; a refused plan applies nothing."""
+                    owner: Owner, repair_only: bool = False) -> Outcome:
+    """Bring the resource's table to ``desired``; a refused plan applies nothing.
+
+    ``repair_only`` (the periodic drift check) applies only additive repairs.
+    """
     with conn, conn.cursor() as cur:
         _begin(cur, settings, owner)
         owned = read_owned_table(cur, settings.schema, owner)
@@ -44,6 +47,8 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
         if owned is None or owned.name != desired.name:
             occupant = read_table(cur, settings.schema, desired.name)
         plan = plan_reconcile(desired, owner, owned, occupant)
+        if repair_only:
+            plan = plan_repair(plan)
         if plan.refused:
             conn.rollback()
             return Outcome(plan, (), owned or occupant)

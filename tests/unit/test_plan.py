@@ -4,7 +4,7 @@ from __future__ import annotations
 from dbtable.model import ActualColumn, ActualTable, DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, Plan, RefusalReason, RenameTable, Unmark, plan_delete,
-                          plan_reconcile)
+                          plan_reconcile, plan_repair)
 from dbtable.spec import parse_spec
 
 OWNER = Owner("default", "website-users", "uid-1")
@@ -147,3 +147,23 @@ def test_operations_describe_themselves_for_events() -> None:
     assert CreateTable("t", spec.columns, ("user_id",)).describe() == \
         "created table t with columns user_id, user_name and primary key (user_id)"
     assert RenameTable("a", "b").describe() == "renamed table a to b"
+
+
+def test_drift_repair_keeps_additive_operations() -> None:
+    spec = desired(columns=SPEC["columns"] + [{"X": "text"}])
+    plan = plan_reconcile(spec, OWNER, actual(name="renamed_by_hand"), None)
+    assert plan_repair(plan) == plan
+
+
+def test_drift_repair_reports_a_replaced_primary_key_instead_of_replacing_it() -> None:
+    plan = plan_reconcile(desired(), OWNER, actual(key=("user_name",)), None)
+    repaired = plan_repair(plan)
+    assert repaired.operations == ()
+    (refusal,) = repaired.refusals
+    assert refusal.reason is RefusalReason.DRIFTED
+    assert "(user_name)" in refusal.message and "(user_id)" in refusal.message
+
+
+def test_drift_repair_restores_a_dropped_primary_key() -> None:
+    plan = plan_reconcile(desired(), OWNER, actual(key=()), None)
+    assert plan_repair(plan).operations == (AddPrimaryKey("website_users", ("user_id",)),)

@@ -1,0 +1,41 @@
+# Thin targets: the logic lives in hack/ and tests/.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+
+.PHONY: help venv run test unit integration e2e controlplane clean
+
+help:
+	@echo "make run          run the operator (local control plane + PostgreSQL unless configured)"
+	@echo "make test         run every test: unit, integration, e2e"
+	@echo "make unit | integration | e2e   run one suite"
+	@echo "make controlplane build (or reuse) the etcd/kube-apiserver/kubectl binaries"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+run: venv
+	$(PY) -m hack.run
+
+test: venv controlplane
+	$(PYTEST) tests
+
+unit: venv
+	$(PYTEST) tests/unit
+
+integration: venv
+	$(PYTEST) tests/integration
+
+e2e: venv controlplane
+	$(PYTEST) tests/e2e
+
+controlplane:
+	$(PYTHON) -m hack.controlplane build
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
