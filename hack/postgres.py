@@ -273,11 +273,25 @@ class LocalPostgres:
             "synchronous_commit": "off",
             "logging_collector": "off",
         }
+        # Lets tests count the statements a server ran (e.g. zero for hostile input).
+        if (self._pkglibdir() / "pg_stat_statements.so").exists():
+            settings["shared_preload_libraries"] = "'pg_stat_statements'"
+            settings["pg_stat_statements.track"] = "all"
         # postgresql.auto.conf wins over postgresql.conf and is rewritten on each retry.
         lines = ["# written by hack/postgres.py"] + [f"{k} = {v}" for k, v in settings.items()]
         auto_conf = self.datadir / "postgresql.auto.conf"
         auto_conf.write_text("\n".join(lines) + "\n")
         self._chown(auto_conf)
+
+    def _pkglibdir(self) -> Path:
+        """The server's library directory (pg_config --pkglibdir), next to its bin/ in Debian."""
+        pg_config = self.pg_bin / "pg_config"
+        if pg_config.exists():
+            result = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True,
+                                    text=True)
+            if result.returncode == 0 and result.stdout.strip():
+                return Path(result.stdout.strip())
+        return self.pg_bin.parent / "lib"
 
     def _start_postmaster(self) -> None:
         attempts = 1 if self._requested_port else 3
