@@ -1,0 +1,373 @@
+"""A throwaway local Kubernetes control plane (etcd + kube-apiserver) for tests and development.
+
+The operator's behaviour that matters (watches, resourceVersion conflicts, status subresources,
+finalizers, RBAC denials) is the API server's, so the e2e tests talk to a real one. There is no
+Docker engine and no way to download release binaries here, so ``hack/controlplane_build.py``
+builds etcd, kube-apiserver and kubectl from Go modules once and caches them outside the repo.
+
+    python -m hack.controlplane build            # build (or find) the cached binaries
+    python -m hack.controlplane up [--workdir D] # run until Ctrl-C / SIGTERM
+    python -m hack.controlplane env              # shell exports (PATH with kubectl, ...)
+
+In Python::
+
+    with ControlPlane() as cp:
+        cp.kubectl_run("apply", "-f", "crd.yaml")
+        token = cp.create_token("ns1", "operator")
+
+What is missing, because there is no kube-controller-manager (nor scheduler, nor kubelet):
+namespaces never finish deleting (they stay Terminating: use a fresh namespace per test and do
+not wait for deletion), ownerReferences are never garbage-collected, no ``default``
+ServiceAccount and no ``kube-root-ca.crt`` ConfigMap appear in new namespaces (create the
+ServiceAccount you need), the aggregated ``admin``/``edit``/``view`` ClusterRoles stay empty
+(bind to your own Roles), and no workload controller runs (Deployments make no Pods).
+TokenRequest (``create_token``) works: the API server alone signs tokens.
+
+Child processes get SIGTERM if the process (strictly: the thread) that started them dies, so a
+killed test run leaves nothing behind; start the control plane from a long-lived thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from hack.controlplane_build import BinPaths, bin_paths, ensure_binaries, log
+
+READY_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+SERVICE_CIDR = "10.0.0.0/24"  # never routed: only names the in-cluster "kubernetes" Service IP
+_LOG_TAIL_LINES = 30
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane could not be started (message has the process logs' tail)."""
+
+
+class KubectlError(subprocess.CalledProcessError):
+    """A failed kubectl call whose message includes kubectl's stderr."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\n{self.stderr or ''}".rstrip()
+
+
+def _free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports (held open together so they differ)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: PR_SET_PDEATHSIG(SIGTERM), so a SIGKILLed test run leaves no server behind."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    if shutil.which("openssl") is None:
+        raise ControlPlaneError("the 'openssl' command is needed to make certificates: install "
+                                "it (Debian/Ubuntu: apt-get install openssl)")
+    res = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ControlPlaneError(f"openssl {' '.join(args)} failed:\n{res.stderr}")
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+class ControlPlane:
+    """etcd + kube-apiserver on free loopback ports, with certificates made on the fly."""
+
+    def __init__(self, workdir: Path | str | None = None,
+                 ready_timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="dbt-controlplane-"))
+        self.ready_timeout = ready_timeout
+        self.bins: BinPaths = bin_paths()
+        self.bin_dir: Path = self.bins.dir
+        self.kubectl: Path = self.bins.kubectl
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.pki = self.workdir / "pki"
+        self.ca_file = self.pki / "ca.crt"
+        self.etcd_port, self.etcd_peer_port, self.port = _free_ports(3)
+        self.server = f"https://127.0.0.1:{self.port}"
+        self._etcd: subprocess.Popen[bytes] | None = None
+        self._apiserver: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> ControlPlane:
+        """Start etcd and kube-apiserver and wait until the API is ready; stop all on failure."""
+        started = time.monotonic()
+        self.bins = ensure_binaries()
+        atexit.register(self.stop)
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._make_pki()
+            self._write_kubeconfig(self.kubeconfig, {"client-certificate-data": _b64(self.pki / "admin.crt"),
+                                                     "client-key-data": _b64(self.pki / "admin.key")})
+            self._start_etcd()
+            self._start_apiserver()
+        except BaseException:
+            self.stop()
+            raise
+        log(f"control plane ready at {self.server} in {time.monotonic() - started:.1f}s "
+            f"(workdir {self.workdir})")
+        return self
+
+    def stop(self) -> None:
+        """Stop kube-apiserver, then etcd; safe to call twice, or after a failed start."""
+        self._terminate(self._apiserver)
+        self._apiserver = None
+        self._terminate(self._etcd)
+        self._etcd = None
+        atexit.unregister(self.stop)
+        if self._own_workdir and not os.environ.get("DBT_KEEP_WORKDIR"):
+            shutil.rmtree(self.workdir, ignore_errors=True)  # etcd preallocates 64 MB WAL files
+
+    def restart_apiserver(self) -> None:
+        """Stop and start kube-apiserver only (same port and certificates), wait until ready."""
+        self._terminate(self._apiserver)
+        self._apiserver = None
+        self._start_apiserver()
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    # --- processes --------------------------------------------------------------------------
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        with open(self.workdir / f"{name}.log", "ab") as logf:
+            # a new session: Ctrl-C in a terminal reaches only us, and we stop them in order
+            return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                    cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)
+
+    def _start_etcd(self) -> None:
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        client = f"http://127.0.0.1:{self.etcd_port}"
+        self._etcd = self._spawn("etcd", [
+            str(self.bins.etcd), "--name", "default", "--data-dir", str(self.workdir / "etcd"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"default={peer}",
+            "--unsafe-no-fsync",  # nothing here is worth an fsync; much faster on slow disks
+        ])
+        self._wait("etcd", self._etcd, lambda: self._get(f"{client}/health", None) == 200)
+
+    def _start_apiserver(self) -> None:
+        pki = self.pki
+        self._apiserver = self._spawn("kube-apiserver", [
+            str(self.bins.kube_apiserver),
+            "--etcd-servers", f"http://127.0.0.1:{self.etcd_port}",
+            "--bind-address", "127.0.0.1", "--secure-port", str(self.port),
+            # without it the server looks for a default route and exits on loopback-only hosts
+            "--advertise-address", "127.0.0.1",
+            "--cert-dir", str(self.workdir / "apiserver-certs"),
+            "--tls-cert-file", str(pki / "serving.crt"), "--tls-private-key-file", str(pki / "serving.key"),
+            "--client-ca-file", str(self.ca_file),
+            "--service-cluster-ip-range", SERVICE_CIDR,
+            "--authorization-mode", "RBAC",
+            # the ServiceAccount admission plugin wants the default SA that only KCM creates
+            "--disable-admission-plugins", "ServiceAccount",
+            "--allow-privileged",
+            "--service-account-issuer", f"{self.server}/",
+            "--service-account-key-file", str(pki / "sa.pub"),
+            "--service-account-signing-key-file", str(pki / "sa.key"),
+        ])
+        ctx = self._admin_ssl_context()
+        self._wait("kube-apiserver", self._apiserver,
+                   lambda: self._get(f"{self.server}/readyz", ctx) == 200
+                   and self._get(f"{self.server}/api/v1/namespaces/default", ctx) == 200)
+
+    def _wait(self, name: str, proc: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
+        """Poll ready() until the deadline; raise with the log's tail if the process exits."""
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise ControlPlaneError(f"{name} exited with code {proc.returncode} while starting:\n"
+                                        f"{self._log_tail(name)}")
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"{name} not ready after {self.ready_timeout:.0f}s:\n"
+                                        f"{self._log_tail(name)}")
+            time.sleep(0.2)
+
+    @staticmethod
+    def _get(url: str, ctx: ssl.SSLContext | None) -> int | None:
+        try:
+            with urllib.request.urlopen(url, timeout=5, context=ctx) as resp:
+                return resp.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (OSError, ssl.SSLError):
+            return None
+
+    def _log_tail(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        return "\n".join(lines[-_LOG_TAIL_LINES:]) + f"\n(full log: {path})"
+
+    # --- certificates and kubeconfigs -------------------------------------------------------
+
+    def _make_pki(self) -> None:
+        """A CA, a serving cert for 127.0.0.1, an admin client cert and the SA signing keys."""
+        p = self.pki
+        p.mkdir(parents=True, exist_ok=True)
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+                 "-days", "3650", "-subj", "/CN=dbt-local-ca", cwd=p)
+        self._sign("serving", "/CN=kube-apiserver",
+                   "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n"
+                   "extendedKeyUsage=serverAuth\n")
+        # group system:masters: bound to cluster-admin by RBAC's bootstrap policy
+        self._sign("admin", "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth\n")
+        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=p)
+        _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=p)
+
+    def _sign(self, name: str, subject: str, extensions: str) -> None:
+        ext = self.pki / f"{name}.ext"
+        ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,"
+                       "keyEncipherment\n" + extensions)
+        _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+                 "-out", f"{name}.csr", "-subj", subject, cwd=self.pki)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "365", "-extfile", ext.name, "-out", f"{name}.crt", cwd=self.pki)
+
+    def _admin_ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        ctx.load_cert_chain(self.pki / "admin.crt", self.pki / "admin.key")
+        return ctx
+
+    def _write_kubeconfig(self, path: Path, user: dict[str, str], namespace: str = "default") -> Path:
+        """A self-contained kubeconfig (CA and credentials embedded), context namespace set."""
+        creds = "".join(f"    {k}: {v}\n" for k, v in user.items())
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: local\n  cluster:\n    server: {self.server}\n"
+            f"    certificate-authority-data: {_b64(self.ca_file)}\n"
+            f"users:\n- name: user\n  user:\n{creds}"
+            f"contexts:\n- name: local\n  context:\n    cluster: local\n    user: user\n"
+            f"    namespace: {namespace}\ncurrent-context: local\n")
+        path.chmod(0o600)
+        return path
+
+    # --- helpers for tests ------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """os.environ plus KUBECONFIG for the admin, and kubectl first on PATH."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig),
+                "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def kubectl_run(self, *args: str, input: str | None = None, check: bool = True,
+                    kubeconfig: Path | str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run kubectl (as admin unless another kubeconfig is given), capturing text output."""
+        cmd = [str(self.kubectl), "--kubeconfig", str(kubeconfig or self.kubeconfig), *args]
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, env=self.env())
+        if check and res.returncode != 0:
+            raise KubectlError(res.returncode, cmd, res.stdout, res.stderr)
+        return res
+
+    def create_token(self, namespace: str, serviceaccount: str, duration: str = "1h") -> str:
+        """A bound ServiceAccount token via TokenRequest (the ServiceAccount must exist)."""
+        return self.kubectl_run("create", "token", serviceaccount, "-n", namespace,
+                                f"--duration={duration}").stdout.strip()
+
+    def write_token_kubeconfig(self, path: Path | str, token: str, namespace: str) -> Path:
+        """A kubeconfig that authenticates with a (ServiceAccount) bearer token."""
+        return self._write_kubeconfig(Path(path), {"token": token}, namespace)
+
+    def pids(self) -> dict[str, int]:
+        """PIDs of the running processes (for memory measurements and fault tests)."""
+        return {name: p.pid for name, p in (("etcd", self._etcd), ("kube-apiserver", self._apiserver))
+                if p is not None and p.poll() is None}
+
+    def running(self) -> bool:
+        return len(self.pids()) == 2
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def _up(workdir: str | None) -> int:
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with ControlPlane(workdir) as cp:
+        print(f"export KUBECONFIG={cp.kubeconfig}\n# kubectl: {cp.kubectl}\n# server: {cp.server}\n"
+              f"# logs: {cp.workdir}\n# Ctrl-C or SIGTERM stops it", flush=True)
+        while not stopping:
+            if not cp.running():
+                log(f"a control plane process exited unexpectedly; logs in {cp.workdir}")
+                return 1
+            time.sleep(0.5)
+        log("stopping")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hack.controlplane", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="build the binaries (or find them cached) and print their paths")
+    up = sub.add_parser("up", help="run etcd + kube-apiserver until Ctrl-C / SIGTERM")
+    up.add_argument("--workdir", help="directory for certificates, data and logs (default: a temp dir)")
+    sub.add_parser("env", help="print shell exports for the cached binaries")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        started = time.monotonic()
+        paths = ensure_binaries()
+        for p in paths.all():
+            print(p)
+        print(f"# took {time.monotonic() - started:.1f}s", file=sys.stderr)
+        return 0
+    if args.command == "up":
+        return _up(args.workdir)
+    paths = ensure_binaries()
+    # KUBEBUILDER_ASSETS: the directory layout controller-runtime's envtest expects too
+    print(f'export PATH="{paths.dir}:$PATH"\nexport DBT_BIN_DIR="{paths.dir}"\n'
+          f'export KUBEBUILDER_ASSETS="{paths.dir}"')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
