@@ -1,0 +1,33 @@
+# The operator image. Build it where the cluster can use it without a registry, e.g.
+#   minikube image build -t database-table-operator:latest .
+# then `kubectl apply -k .` (deploy/deployment.yaml uses imagePullPolicy: IfNotPresent).
+
+# Builder: install the pinned requirements into a virtualenv, so the runtime stage copies one
+# directory and carries no pip cache or build leftovers.
+FROM python:3.11-slim AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
+
+# Runtime: same base image, so the virtualenv's interpreter symlink stays valid.
+FROM python:3.11-slim
+ENV WATCH_NAMESPACE=default PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH
+
+# A non-root user and group with a fixed id, so the Deployment can require runAsNonRoot and
+# name the same uid/gid in its securityContext.
+RUN groupadd -g 1000 operator \
+    && useradd -g operator -u 1000 -m -s /usr/sbin/nologin operator
+
+COPY --from=builder /opt/venv /opt/venv
+COPY database_table_operator.py /src/database_table_operator.py
+COPY dbtable/ /src/dbtable/
+WORKDIR /src
+
+USER 1000:1000
+# Kopf's liveness endpoint (deploy/deployment.yaml probes it).
+EXPOSE 8080
+
+# Shell form, so ${WATCH_NAMESPACE} expands; `exec` makes kopf PID 1 and lets it receive
+# SIGTERM for a clean shutdown. Standalone: one replica, no peering objects (see RBAC).
+CMD exec kopf run --standalone --namespace=${WATCH_NAMESPACE} --liveness=http://0.0.0.0:8080/healthz /src/database_table_operator.py
