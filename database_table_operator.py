@@ -59,6 +59,16 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     logger.info("Using PostgreSQL at %s, schema %s", database.describe(), database.schema)
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster ServiceAccount, else KUBECONFIG, through the kubernetes client.
+
+    Declared explicitly (Kopf would pick it implicitly) so the operator authenticates the same
+    way in every registry, e.g. kopf.testing.KopfRunner's fresh one in the end-to-end tests.
+    """
+    return kopf.login_via_client(**kwargs)
+
+
 @kopf.on.cleanup()
 def close_pool(memo: kopf.Memo, **_: Any) -> None:
     """Close the database connections when the operator stops."""
