@@ -1,0 +1,150 @@
+"""The manifests meet a real API server: install, security context, and least-privilege RBAC."""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from typing import Any
+
+import yaml
+
+from tests.e2e.conftest import SERVICE_ACCOUNT, Namespace
+from tests.support.k8s import ROOT, wait_for
+
+DEPLOYMENT = yaml.safe_load((ROOT / "deploy" / "deployment.yaml").read_text())
+
+# The API server itself enforces what the Deployment promises: a ValidatingAdmissionPolicy for
+# the read-only root filesystem (Pod Security Standards do not cover it), and the "restricted"
+# Pod Security Standard (non-root, no privilege escalation, all capabilities dropped, seccomp).
+POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: dbt-e2e-locked-down-deployments}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  validations:
+    - expression: >-
+        object.spec.template.spec.containers.all(c, has(c.securityContext) &&
+        has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem)
+      message: every container must have a read-only root filesystem
+    - expression: >-
+        object.spec.template.spec.containers.all(c, has(c.resources.limits) &&
+        has(c.resources.requests))
+      message: every container must set resource requests and limits
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: dbt-e2e-locked-down-deployments}
+spec:
+  policyName: dbt-e2e-locked-down-deployments
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {dbt-e2e/locked-down: "true"}
+"""
+
+
+def _deployment_in(namespace: str, mutate: Any = None) -> str:
+    deployment = copy.deepcopy(DEPLOYMENT)
+    deployment["metadata"]["namespace"] = namespace
+    if mutate:
+        mutate(deployment)
+    return yaml.safe_dump(deployment)
+
+
+def _pod_from_template(namespace: str) -> str:
+    template = DEPLOYMENT["spec"]["template"]
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": "operator-pod", "namespace": namespace,
+                                        "labels": template["metadata"]["labels"]},
+                           "spec": template["spec"]})
+
+
+def test_kustomization_installs_crd_rbac_and_deployment(cluster: Any, crd: None) -> None:
+    result = cluster.kubectl_run("apply", "-k", str(ROOT))
+    for line in ("customresourcedefinition.apiextensions.k8s.io/databasetables.kopf.demo",
+                 "serviceaccount/database-table-operator", "role.rbac.authorization.k8s.io/",
+                 "rolebinding.rbac.authorization.k8s.io/", "deployment.apps/"):
+        assert line in result.stdout, result.stdout
+    deployment = json.loads(cluster.kubectl_run(
+        "get", "deployment", "database-table-operator", "-n", "default", "-o", "json").stdout)
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 1
+
+
+def test_example_resource_is_accepted(namespace: Namespace) -> None:
+    namespace.kubectl("apply", "--dry-run=server", "-f", str(ROOT / "example-cr.yaml"))
+
+
+def test_api_server_enforces_the_deployments_security_context(cluster: Any, crd: None) -> None:
+    name = f"locked-{secrets.token_hex(4)}"
+    cluster.kubectl_run("apply", "-f", "-", input=POLICY)
+    cluster.kubectl_run("create", "namespace", name)
+    cluster.kubectl_run("label", "namespace", name, "dbt-e2e/locked-down=true",
+                        "pod-security.kubernetes.io/enforce=restricted")
+
+    def dry_run(manifest: str) -> Any:
+        return cluster.kubectl_run("apply", "--dry-run=server", "-f", "-", input=manifest,
+                                   check=False)
+
+    # The policy takes a moment to be loaded by the API server: poll until it denies.
+    def writable(deployment: dict[str, Any]) -> None:
+        deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"][
+            "readOnlyRootFilesystem"] = False
+
+    denied = wait_for(lambda: (r := dry_run(_deployment_in(name, writable))).returncode != 0
+                      and r, timeout=30, message="the admission policy to deny")
+    assert "read-only root filesystem" in denied.stderr
+    accepted = dry_run(_deployment_in(name))
+    assert accepted.returncode == 0, accepted.stderr
+
+    # The restricted Pod Security Standard admits a Pod built from the Deployment's template.
+    pod = dry_run(_pod_from_template(name))
+    assert pod.returncode == 0, pod.stderr
+    as_root = yaml.safe_load(_pod_from_template(name))
+    for container in as_root["spec"]["containers"]:
+        container["securityContext"].pop("runAsNonRoot")
+        container["securityContext"]["runAsUser"] = 0
+    as_root["spec"]["securityContext"].pop("runAsNonRoot")
+    as_root["spec"]["securityContext"]["runAsUser"] = 0
+    rejected = dry_run(yaml.safe_dump(as_root))
+    assert rejected.returncode != 0 and "restricted" in rejected.stderr
+
+
+def test_service_account_has_exactly_the_operators_permissions(namespace: Namespace,
+                                                                tmp_path: Any) -> None:
+    cluster = namespace.cluster
+    token = cluster.create_token(namespace.name, SERVICE_ACCOUNT)
+    kubeconfig = cluster.write_token_kubeconfig(tmp_path / "sa.kubeconfig", token,
+                                                namespace.name)
+
+    def can(*args: str) -> bool:
+        result = cluster.kubectl_run("auth", "can-i", *args, kubeconfig=kubeconfig, check=False)
+        return result.stdout.strip() == "yes"
+
+    granted = [("list", "databasetables.kopf.demo"), ("watch", "databasetables.kopf.demo"),
+               ("patch", "databasetables.kopf.demo"), ("patch", "databasetables.kopf.demo",
+                                                       "--subresource=status"),
+               ("create", "events")]
+    for args in granted:
+        assert can(*args, "-n", namespace.name), args
+    denied = [("get", "secrets"), ("list", "secrets"), ("delete", "secrets"),
+              ("create", "databasetables.kopf.demo"), ("delete", "databasetables.kopf.demo"),
+              ("update", "databasetables.kopf.demo"), ("create", "pods")]
+    for verb, what in denied:
+        assert not can(verb, what, "-n", namespace.name), (verb, what)
+    other = f"other-{secrets.token_hex(4)}"
+    cluster.kubectl_run("create", "namespace", other)
+    assert not can("patch", "databasetables.kopf.demo", "-n", other)
+    assert not can("list", "databasetables.kopf.demo", "-n", other)
+    assert not can("create", "events", "-n", other)
+    # And for real, not only as a review: reading Secrets is forbidden.
+    attempt = cluster.kubectl_run("get", "secrets", "-n", namespace.name,
+                                  kubeconfig=kubeconfig, check=False)
+    assert attempt.returncode != 0 and "Forbidden" in attempt.stderr
