@@ -17,18 +17,13 @@ from dbtable.plan import RefusalReason
 from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.render import render, to_text
 from dbtable.spec import parse_spec
+from tests.support.seed import seed_spec
 
 pytestmark = pytest.mark.integration
 
 OWNER = Owner("default", "website-users", "5f1e0c2a-0000-4000-8000-000000000001")
 OTHER = Owner("default", "intruder", "5f1e0c2a-0000-4000-8000-000000000002")
-SEED = {
-    "tableName": "WEBSITE_USERS",
-    "columns": [{"USER_ID": "integer"}, {"USER_NAME": "varchar(50)"},
-                {"USER_EMAIL": "varchar(100)"}, {"SIGNUP_DATE": "date"},
-                {"LAST_LOGIN": "timestamp"}],
-    "primaryKey": "USER_ID",
-}
+SEED = seed_spec()
 
 
 def apply(conn: Any, settings: DatabaseSettings, owner: Owner = OWNER, **changes: Any):

@@ -6,14 +6,9 @@ import pytest
 from dbtable.errors import InvalidSpec
 from dbtable.model import DeletionPolicy
 from dbtable.spec import parse_spec
+from tests.support.seed import seed_spec
 
-SEED = {
-    "tableName": "WEBSITE_USERS",
-    "columns": [{"USER_ID": "integer"}, {"USER_NAME": "varchar(50)"},
-                {"USER_EMAIL": "varchar(100)"}, {"SIGNUP_DATE": "date"},
-                {"LAST_LOGIN": "timestamp"}],
-    "primaryKey": "USER_ID",
-}
+SEED = seed_spec()
 
 
 def errors_of(spec: object) -> list[str]:
