@@ -23,7 +23,7 @@ ServiceAccount you need), the aggregated ``admin``/``edit``/``view`` ClusterRole
 (bind to your own Roles), and no workload controller runs (Deployments make no Pods).
 TokenRequest (``create_token``) works: the API server alone signs tokens.
 
-Child processes get SIGTERM if the process (strictly: the thread) that started them dies, so a
+Child processes get SIGKILL if the process (strictly: the thread) that started them dies, so a
 killed test run leaves nothing behind; start the control plane from a long-lived thread.
 """
 
@@ -80,8 +80,12 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _die_with_parent() -> None:
-    """preexec_fn: PR_SET_PDEATHSIG(SIGTERM), so a SIGKILLed test run leaves no server behind."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    """preexec_fn: PR_SET_PDEATHSIG(SIGKILL), so a SIGKILLed test run leaves no server behind.
+
+    SIGKILL, not SIGTERM: etcd dies at once too, and a SIGTERMed kube-apiserver whose etcd is
+    gone hangs for minutes in its graceful shutdown. Nothing in the data is worth keeping.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -102,7 +106,8 @@ class ControlPlane:
 
     def __init__(self, workdir: Path | str | None = None,
                  ready_timeout: float = READY_TIMEOUT_SECONDS) -> None:
-        self._own_workdir = workdir is None
+        self._own_workdir = workdir is None  # a temp dir we made is removed by stop()
+        self._keep_workdir = False
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="dbt-controlplane-"))
         self.ready_timeout = ready_timeout
         self.bins: BinPaths = bin_paths()
@@ -138,6 +143,7 @@ class ControlPlane:
             self._start_etcd()
             self._start_apiserver()
         except BaseException:
+            self._keep_workdir = True  # the error names its logs: keep them
             self.stop()
             raise
         log(f"control plane ready at {self.server} in {time.monotonic() - started:.1f}s "
@@ -151,7 +157,7 @@ class ControlPlane:
         self._terminate(self._etcd)
         self._etcd = None
         atexit.unregister(self.stop)
-        if self._own_workdir and not os.environ.get("DBT_KEEP_WORKDIR"):
+        if self._own_workdir and not self._keep_workdir and not os.environ.get("DBT_KEEP_WORKDIR"):
             shutil.rmtree(self.workdir, ignore_errors=True)  # etcd preallocates 64 MB WAL files
 
     def restart_apiserver(self) -> None:
@@ -226,7 +232,7 @@ class ControlPlane:
             if ready():
                 return
             if time.monotonic() > deadline:
-                raise ControlPlaneError(f"{name} not ready after {self.ready_timeout:.0f}s:\n"
+                raise ControlPlaneError(f"{name} not ready after {self.ready_timeout:.1f}s:\n"
                                         f"{self._log_tail(name)}")
             time.sleep(0.2)
 

@@ -207,7 +207,12 @@ def ensure_binaries() -> BinPaths:
         missing_k8s = [c for c in K8S_COMMANDS if not (paths.dir / c).exists()]
         build_etcd = not paths.etcd.exists()
         started = time.monotonic()
-        workroot = cache_root() / "tmp"
+        # leftovers of a killed build (helper modules, half-written binaries): the lock says
+        # no other build of this key is running
+        workroot = cache_root() / "tmp" / paths.dir.name
+        shutil.rmtree(workroot, ignore_errors=True)
+        for stale in paths.dir.glob(".build-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         workroot.mkdir(parents=True, exist_ok=True)
         if missing_k8s:
             _build_kubernetes(paths, missing_k8s, workroot)
