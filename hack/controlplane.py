@@ -15,13 +15,18 @@ In Python::
         cp.kubectl_run("apply", "-f", "crd.yaml")
         token = cp.create_token("ns1", "operator")
 
-What is missing, because there is no kube-controller-manager (nor scheduler, nor kubelet):
-namespaces never finish deleting (they stay Terminating: use a fresh namespace per test and do
-not wait for deletion), ownerReferences are never garbage-collected, no ``default``
+What is missing by default, because there is no kube-controller-manager (nor scheduler, nor
+kubelet): namespaces never finish deleting (they stay Terminating: use a fresh namespace per
+test and do not wait for deletion), ownerReferences are never garbage-collected, no ``default``
 ServiceAccount and no ``kube-root-ca.crt`` ConfigMap appear in new namespaces (create the
 ServiceAccount you need), the aggregated ``admin``/``edit``/``view`` ClusterRoles stay empty
 (bind to your own Roles), and no workload controller runs (Deployments make no Pods).
 TokenRequest (``create_token``) works: the API server alone signs tokens.
+
+``ControlPlane(controller_manager=True)`` (``up --controller-manager``) also runs
+kube-controller-manager with only the namespace, garbage-collector, serviceaccount,
+clusterrole-aggregation and root-ca-certificate-publisher controllers, which fixes all of the
+above but workloads. It is built on first use: about 2 more minutes of a cold build.
 
 Child processes get SIGKILL if the process (strictly: the thread) that started them dies, so a
 killed test run leaves nothing behind; start the control plane from a long-lived thread.
@@ -82,8 +87,8 @@ def _free_ports(n: int) -> list[int]:
 def _die_with_parent() -> None:
     """preexec_fn: PR_SET_PDEATHSIG(SIGKILL), so a SIGKILLed test run leaves no server behind.
 
-    SIGKILL, not SIGTERM: etcd dies at once too, and a SIGTERMed kube-apiserver whose etcd is
-    gone hangs for minutes in its graceful shutdown. Nothing in the data is worth keeping.
+    SIGKILL, not SIGTERM: a SIGTERMed kube-apiserver whose etcd is already gone keeps retrying
+    etcd in its graceful shutdown (still up after 20 s here). Nothing in the data is worth keeping.
     """
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
@@ -104,12 +109,13 @@ def _b64(path: Path) -> str:
 class ControlPlane:
     """etcd + kube-apiserver on free loopback ports, with certificates made on the fly."""
 
-    def __init__(self, workdir: Path | str | None = None,
-                 ready_timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    def __init__(self, workdir: Path | str | None = None, ready_timeout: float = READY_TIMEOUT_SECONDS,
+                 controller_manager: bool = False) -> None:
         self._own_workdir = workdir is None  # a temp dir we made is removed by stop()
         self._keep_workdir = False
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="dbt-controlplane-"))
-        self.ready_timeout = ready_timeout
+        self.ready_timeout = ready_timeout  # for each of etcd, kube-apiserver (and KCM)
+        self.controller_manager = controller_manager
         self.bins: BinPaths = bin_paths()
         self.bin_dir: Path = self.bins.dir
         self.kubectl: Path = self.bins.kubectl
@@ -120,6 +126,7 @@ class ControlPlane:
         self.server = f"https://127.0.0.1:{self.port}"
         self._etcd: subprocess.Popen[bytes] | None = None
         self._apiserver: subprocess.Popen[bytes] | None = None
+        self._kcm: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -133,7 +140,8 @@ class ControlPlane:
     def start(self) -> ControlPlane:
         """Start etcd and kube-apiserver and wait until the API is ready; stop all on failure."""
         started = time.monotonic()
-        self.bins = ensure_binaries()
+        self._keep_workdir = False
+        self.bins = ensure_binaries(controller_manager=self.controller_manager)
         atexit.register(self.stop)
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +150,8 @@ class ControlPlane:
                                                      "client-key-data": _b64(self.pki / "admin.key")})
             self._start_etcd()
             self._start_apiserver()
+            if self.controller_manager:
+                self._start_controller_manager()
         except BaseException:
             self._keep_workdir = True  # the error names its logs: keep them
             self.stop()
@@ -151,7 +161,10 @@ class ControlPlane:
         return self
 
     def stop(self) -> None:
-        """Stop kube-apiserver, then etcd; safe to call twice, or after a failed start."""
+        """Stop kube-controller-manager, kube-apiserver, then etcd; safe to call twice or after a
+        failed start."""
+        self._terminate(self._kcm)
+        self._kcm = None
         self._terminate(self._apiserver)
         self._apiserver = None
         self._terminate(self._etcd)
@@ -197,6 +210,18 @@ class ControlPlane:
         ])
         self._wait("etcd", self._etcd, lambda: self._get(f"{client}/health", None) == 200)
 
+    def _start_controller_manager(self) -> None:
+        ctx = self._admin_ssl_context()
+        self._kcm = self._spawn("kube-controller-manager", [
+            str(self.bins.kube_controller_manager), "--kubeconfig", str(self.kubeconfig),
+            "--controllers", "namespace-controller,garbage-collector-controller,serviceaccount-controller,"
+                             "clusterrole-aggregation-controller,root-ca-certificate-publisher-controller",
+            "--root-ca-file", str(self.ca_file), "--leader-elect=false", "--secure-port", "0",
+        ])
+        # the serviceaccount controller's first work proves the controllers run
+        self._wait("kube-controller-manager", self._kcm, lambda: self._get(
+            f"{self.server}/api/v1/namespaces/default/serviceaccounts/default", ctx) == 200)
+
     def _start_apiserver(self) -> None:
         pki = self.pki
         self._apiserver = self._spawn("kube-apiserver", [
@@ -205,7 +230,6 @@ class ControlPlane:
             "--bind-address", "127.0.0.1", "--secure-port", str(self.port),
             # without it the server looks for a default route and exits on loopback-only hosts
             "--advertise-address", "127.0.0.1",
-            "--cert-dir", str(self.workdir / "apiserver-certs"),
             "--tls-cert-file", str(pki / "serving.crt"), "--tls-private-key-file", str(pki / "serving.key"),
             "--client-ca-file", str(self.ca_file),
             "--service-cluster-ip-range", SERVICE_CIDR,
@@ -321,16 +345,17 @@ class ControlPlane:
 
     def pids(self) -> dict[str, int]:
         """PIDs of the running processes (for memory measurements and fault tests)."""
-        return {name: p.pid for name, p in (("etcd", self._etcd), ("kube-apiserver", self._apiserver))
-                if p is not None and p.poll() is None}
+        procs = (("etcd", self._etcd), ("kube-apiserver", self._apiserver),
+                 ("kube-controller-manager", self._kcm))
+        return {name: p.pid for name, p in procs if p is not None and p.poll() is None}
 
     def running(self) -> bool:
-        return len(self.pids()) == 2
+        return len(self.pids()) == 2 + self.controller_manager
 
 
 # --- command line ------------------------------------------------------------------------------
 
-def _up(workdir: str | None) -> int:
+def _up(workdir: str | None, controller_manager: bool) -> int:
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -339,7 +364,7 @@ def _up(workdir: str | None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    with ControlPlane(workdir) as cp:
+    with ControlPlane(workdir, controller_manager=controller_manager) as cp:
         print(f"export KUBECONFIG={cp.kubeconfig}\n# kubectl: {cp.kubectl}\n# server: {cp.server}\n"
               f"# logs: {cp.workdir}\n# Ctrl-C or SIGTERM stops it", flush=True)
         while not stopping:
@@ -354,20 +379,23 @@ def _up(workdir: str | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hack.controlplane", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="build the binaries (or find them cached) and print their paths")
+    build = sub.add_parser("build", help="build the binaries (or find them cached) and print their paths")
     up = sub.add_parser("up", help="run etcd + kube-apiserver until Ctrl-C / SIGTERM")
     up.add_argument("--workdir", help="directory for certificates, data and logs (default: a temp dir)")
+    for p in (build, up):
+        p.add_argument("--controller-manager", action="store_true",
+                       help="also kube-controller-manager (namespace deletion, GC, default ServiceAccounts)")
     sub.add_parser("env", help="print shell exports for the cached binaries")
     args = parser.parse_args(argv)
     if args.command == "build":
         started = time.monotonic()
-        paths = ensure_binaries()
-        for p in paths.all():
+        paths = ensure_binaries(controller_manager=args.controller_manager)
+        for p in paths.all() + [paths.kube_controller_manager] * args.controller_manager:
             print(p)
         print(f"# took {time.monotonic() - started:.1f}s", file=sys.stderr)
         return 0
     if args.command == "up":
-        return _up(args.workdir)
+        return _up(args.workdir, args.controller_manager)
     paths = ensure_binaries()
     # KUBEBUILDER_ASSETS: the directory layout controller-runtime's envtest expects too
     print(f'export PATH="{paths.dir}:$PATH"\nexport DBT_BIN_DIR="{paths.dir}"\n'

@@ -36,6 +36,8 @@ K8S_STAGING_VERSION = "v0.36.3"  # the staging modules' tag for K8S_VERSION
 ETCD_VERSION = "v3.6.16"
 
 K8S_COMMANDS = ("kube-apiserver", "kubectl")
+# built only on request: it adds about 2 minutes (+50 %) to a cold build
+OPTIONAL_K8S_COMMANDS = ("kube-controller-manager",)
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"  # its root package is etcd's main
 
 
@@ -47,8 +49,10 @@ class BinPaths:
     etcd: Path
     kube_apiserver: Path
     kubectl: Path
+    kube_controller_manager: Path  # exists only if built with controller_manager=True
 
     def all(self) -> list[Path]:
+        """The binaries that are always built."""
         return [self.etcd, self.kube_apiserver, self.kubectl]
 
 
@@ -94,7 +98,8 @@ def bin_paths() -> BinPaths:
     goos, goarch = _go("env", "GOOS", "GOARCH", capture=True).split()
     key = f"{K8S_VERSION}-{ETCD_VERSION}-{go_version()}-{goos}-{goarch}"
     d = cache_root() / "bin" / key
-    return BinPaths(dir=d, etcd=d / "etcd", kube_apiserver=d / "kube-apiserver", kubectl=d / "kubectl")
+    return BinPaths(dir=d, etcd=d / "etcd", kube_apiserver=d / "kube-apiserver", kubectl=d / "kubectl",
+                    kube_controller_manager=d / "kube-controller-manager")
 
 
 @contextlib.contextmanager
@@ -183,7 +188,8 @@ def _build_kubernetes(paths: BinPaths, commands: list[str], workroot: Path) -> N
     replaces = "\n".join(f"\t{m} => {m} {K8S_STAGING_VERSION}" for m in staging)
     gomod = (f"module dbt.local/k8s-helper\n\n{_go_directives(k8s_gomod)}\n\n"
              f"require k8s.io/kubernetes {K8S_VERSION}\n\nreplace (\n{replaces}\n)\n")
-    pkgs = [f"k8s.io/kubernetes/cmd/{c}" for c in K8S_COMMANDS]
+    # import every command, built or not, so that the helper's go.mod is always the same
+    pkgs = [f"k8s.io/kubernetes/cmd/{c}" for c in K8S_COMMANDS + OPTIONAL_K8S_COMMANDS]
     with tempfile.TemporaryDirectory(prefix="k8s-helper-", dir=workroot) as helper:
         _build(Path(helper), gomod, pkgs, _k8s_ldflags(info),
                {f"k8s.io/kubernetes/cmd/{c}": paths.dir / c for c in commands})
@@ -198,13 +204,14 @@ def _build_etcd(paths: BinPaths, workroot: Path) -> None:
         _build(Path(helper), gomod, [ETCD_MODULE], "-s -w", {ETCD_MODULE: paths.etcd})
 
 
-def ensure_binaries() -> BinPaths:
+def ensure_binaries(controller_manager: bool = False) -> BinPaths:
     """Return the cached binaries, building the missing ones first (minutes when cold)."""
     paths = bin_paths()
-    if all(p.exists() for p in paths.all()):
+    wanted = K8S_COMMANDS + (OPTIONAL_K8S_COMMANDS if controller_manager else ())
+    if paths.etcd.exists() and all((paths.dir / c).exists() for c in wanted):
         return paths
     with _file_lock(paths.dir.parent / f"{paths.dir.name}.lock"):
-        missing_k8s = [c for c in K8S_COMMANDS if not (paths.dir / c).exists()]
+        missing_k8s = [c for c in wanted if not (paths.dir / c).exists()]
         build_etcd = not paths.etcd.exists()
         started = time.monotonic()
         # leftovers of a killed build (helper modules, half-written binaries): the lock says

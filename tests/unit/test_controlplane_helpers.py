@@ -79,7 +79,8 @@ def test_free_ports_are_distinct_and_bindable() -> None:
 def test_token_kubeconfig_embeds_ca_server_token_and_namespace(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     fake = BinPaths(dir=tmp_path / "bin", etcd=tmp_path / "bin/etcd",
-                    kube_apiserver=tmp_path / "bin/kube-apiserver", kubectl=tmp_path / "bin/kubectl")
+                    kube_apiserver=tmp_path / "bin/kube-apiserver", kubectl=tmp_path / "bin/kubectl",
+                    kube_controller_manager=tmp_path / "bin/kube-controller-manager")
     monkeypatch.setattr(controlplane, "bin_paths", lambda: fake)
     cp = controlplane.ControlPlane(workdir=tmp_path / "cp")
     cp.pki.mkdir(parents=True)
