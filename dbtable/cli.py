@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ from dbtable.spec import parse_spec
 EXIT_INVALID = 2
 EXIT_REFUSED = 3
 EXIT_UNREACHABLE = 4
+
+# The API server's rules for metadata.name (DNS-1123 subdomain) and metadata.namespace
+# (DNS-1123 label). A file never met an API server, and both names are printed in the plan's
+# `--` comment lines: a line break in them would put the rest of the name into the SQL.
+_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,10 @@ def _parse(documents: list[Any], path: str) -> tuple[list[Resource], list[str]]:
         meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
         owner = Owner(namespace=str(meta.get("namespace") or "default"),
                       name=str(meta.get("name") or ""), uid=str(meta.get("uid") or ""))
+        invalid = _invalid_names(owner)
+        if invalid:
+            errors.extend(f"{where}: {error}" for error in invalid)
+            continue
         where = f"{path}: DatabaseTable {owner}"
         if not owner.name:
             errors.append(f"{where}: metadata.name: is required")
@@ -93,6 +104,17 @@ def _parse(documents: list[Any], path: str) -> tuple[list[Resource], list[str]]:
         except InvalidSpec as e:
             errors.extend(f"{where}: {error}" for error in e.errors)
     return resources, errors
+
+
+def _invalid_names(owner: Owner) -> list[str]:
+    errors = []
+    if owner.name and (len(owner.name) > 253 or not _NAME_RE.fullmatch(owner.name)):
+        errors.append(f"metadata.name: {owner.name!r} is not a Kubernetes name: lower-case "
+                      "letters, digits, '-' and '.', at most 253 characters")
+    if len(owner.namespace) > 63 or not _NAMESPACE_RE.fullmatch(owner.namespace):
+        errors.append(f"metadata.namespace: {owner.namespace!r} is not a Kubernetes namespace: "
+                      "lower-case letters, digits and '-', at most 63 characters")
+    return errors
 
 
 def _plan(resources: list[Resource], url: str | None, stdout: TextIO, stderr: TextIO) -> int:

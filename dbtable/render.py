@@ -98,6 +98,12 @@ def to_text(statement: sql.Composable) -> str:
     if isinstance(statement, sql.Identifier):
         return ".".join('"' + s.replace('"', '""') + '"' for s in statement.strings)
     if isinstance(statement, sql.Literal):
+        if isinstance(statement.wrapped, str) and "\0" not in statement.wrapped:
+            # Quoted as under standard_conforming_strings (on since PostgreSQL 9.1, and what
+            # as_string gives on such a server). psycopg2's adapter has no connection here, so
+            # it follows libpq's process-wide guess, which doubles backslashes until this
+            # process has connected somewhere: the offline plan printed a different marker.
+            return "'" + statement.wrapped.replace("'", "''") + "'"
         quoted = adapt(statement.wrapped)
         if hasattr(quoted, "encoding"):
             quoted.encoding = "utf8"
