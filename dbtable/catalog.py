@@ -31,6 +31,18 @@ SELECT con.conname,
 """
 
 
+_OTHER_RELATION = """
+SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %(schema)s AND c.relname = %(name)s AND c.relkind NOT IN ('r', 'p')
+UNION ALL
+SELECT 'type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname = %(schema)s AND t.typname = %(name)s AND t.typrelid = 0
+"""
+_RELATION_KINDS = {"i": "an index", "I": "an index", "S": "a sequence", "v": "a view",
+                   "m": "a materialized view", "c": "a composite type", "f": "a foreign table",
+                   "t": "a TOAST table", "type": "a type"}
+
+
 class AmbiguousOwnership(RuntimeError):
     """More than one table carries the same resource's marker (someone copied a comment)."""
 
@@ -40,6 +52,17 @@ def read_table(cur: Any, schema: str, name: str) -> ActualTable | None:
     cur.execute(_BY_NAME, {"schema": schema, "name": name})
     row = cur.fetchone()
     return _read_details(cur, schema, row) if row else None
+
+
+def read_blocker(cur: Any, schema: str, name: str) -> str | None:
+    """What other than a table holds ``name`` in ``schema`` (e.g. "an index t_pkey"), if any.
+
+    Relations and types share one namespace with tables, so CREATE TABLE or RENAME TO that
+    name would fail; the planner reports it as a conflict instead.
+    """
+    cur.execute(_OTHER_RELATION, {"schema": schema, "name": name})
+    row = cur.fetchone()
+    return f"{_RELATION_KINDS.get(row[0], 'another object')} {name}" if row else None
 
 
 def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:

@@ -125,14 +125,20 @@ class Plan:
 
 
 def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
-                   occupant: ActualTable | None) -> Plan:
+                   occupant: ActualTable | None, blocker: str | None = None) -> Plan:
     """Plan from the catalog's state to the spec.
 
     ``owned`` is the table that carries this resource's marker (found by uid, whatever its
     name); ``occupant`` is the table that currently holds the desired name, if that is another
-    table. A table that another resource owns, or that nobody owns and the spec did not ask to
-    adopt, is never touched.
+    table; ``blocker`` names what else holds that name (an index, a view, a type), which no
+    table can then take. A table that another resource owns, or that nobody owns and the spec
+    did not ask to adopt, is never touched.
     """
+    moving = owned is None or owned.name != desired.name
+    if blocker is not None and occupant is None and moving:
+        return Plan(refusals=(Refusal(
+            RefusalReason.CONFLICT, "spec.tableName",
+            f"the name {desired.name} is taken by {blocker}; choose another tableName"),))
     if occupant is not None and (owned is None or occupant.name != owned.name):
         conflict = _conflict(desired, owner, owned, occupant)
         if conflict is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
-from dbtable.catalog import read_owned_table, read_table
+from dbtable.catalog import read_blocker, read_owned_table, read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import Plan, plan_delete, plan_reconcile, plan_repair
@@ -39,19 +39,16 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
     """
     with conn, conn.cursor() as cur:
         _begin(cur, settings, owner)
-        owned = read_owned_table(cur, settings.schema, owner)
+        owned = read_owned_table(cur, settings.schema, owner)  # stable: our uid is locked
+        # Who holds the desired name is read under its lock, so another resource cannot take
+        # it between our look and our CREATE or RENAME.
         _lock_names(cur, {desired.name} | ({owned.name} if owned else set()))
-        # Read again under the name locks: another resource may have just taken the name.
-        owned = read_owned_table(cur, settings.schema, owner)
-        occupant = None
-        if owned is None or owned.name != desired.name:
-            occupant = read_table(cur, settings.schema, desired.name)
-        plan = plan_reconcile(desired, owner, owned, occupant)
+        plan = _plan(cur, settings.schema, desired, owner, owned)
         if repair_only:
             plan = plan_repair(plan)
         if plan.refused:
             conn.rollback()
-            return Outcome(plan, (), owned or occupant)
+            return Outcome(plan, (), owned)
         statements = _execute(conn, cur, plan, settings.schema)
         return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner))
 
@@ -77,13 +74,21 @@ def preview(conn: Connection | None, settings: DatabaseSettings, desired: Desire
         return plan, render(plan.operations, settings.schema)
     with conn, conn.cursor() as cur:
         cur.execute("SET TRANSACTION READ ONLY")
-        owned = read_owned_table(cur, settings.schema, owner)
-        occupant = None
-        if owned is None or owned.name != desired.name:
-            occupant = read_table(cur, settings.schema, desired.name)
-        plan = plan_reconcile(desired, owner, owned, occupant)
+        plan = _plan(cur, settings.schema, desired, owner,
+                     read_owned_table(cur, settings.schema, owner))
         conn.rollback()
     return plan, render(plan.operations, settings.schema)
+
+
+def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
+          owned: ActualTable | None) -> Plan:
+    """Read what holds the desired name (if it is not our table already), then plan."""
+    occupant = blocker = None
+    if owned is None or owned.name != desired.name:
+        occupant = read_table(cur, schema, desired.name)
+        if occupant is None:
+            blocker = read_blocker(cur, schema, desired.name)
+    return plan_reconcile(desired, owner, owned, occupant, blocker)
 
 
 def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:

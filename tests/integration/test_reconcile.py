@@ -216,3 +216,28 @@ def test_settings_do_not_leak_the_password(operator_db) -> None:
     assert operator_db["password"] not in repr(settings)
     assert operator_db["password"] not in settings.describe({})
     assert dataclasses.asdict(settings)  # still a plain dataclass
+
+
+@pytest.mark.parametrize("create_other, kind", [
+    ("CREATE VIEW {} AS SELECT 1 AS one", "a view"),
+    ("CREATE SEQUENCE {}", "a sequence"),
+    ("CREATE TYPE {} AS ENUM ('a')", "a type"),
+])
+def test_name_held_by_another_kind_of_object_is_a_conflict(conn, settings, create_other,
+                                                           kind) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL(create_other).format(sql.Identifier(settings.schema,
+                                                                "website_users")))
+    before = snapshot(conn, settings.schema)
+    outcome = apply(conn, settings)
+    (refusal,) = outcome.plan.refusals
+    assert refusal.reason is RefusalReason.CONFLICT and f"{kind} website_users" in refusal.message
+    assert snapshot(conn, settings.schema) == before
+
+
+def test_rename_onto_its_own_index_name_is_a_conflict(conn, settings) -> None:
+    apply(conn, settings)
+    outcome = apply(conn, settings, tableName="WEBSITE_USERS_PKEY")
+    (refusal,) = outcome.plan.refusals
+    assert refusal.message == ("the name website_users_pkey is taken by an index "
+                               "website_users_pkey; choose another tableName")

@@ -167,3 +167,15 @@ def test_drift_repair_reports_a_replaced_primary_key_instead_of_replacing_it() -
 def test_drift_repair_restores_a_dropped_primary_key() -> None:
     plan = plan_reconcile(desired(), OWNER, actual(key=()), None)
     assert plan_repair(plan).operations == (AddPrimaryKey("website_users", ("user_id",)),)
+
+
+def test_name_held_by_an_index_or_view_is_a_conflict() -> None:
+    plan = plan_reconcile(desired(tableName="T_PKEY"), OWNER, actual(name="t"), None,
+                          blocker="an index t_pkey")
+    (refusal,) = plan.refusals
+    assert refusal.reason is RefusalReason.CONFLICT
+    assert refusal.message == "the name t_pkey is taken by an index t_pkey; choose another tableName"
+
+
+def test_blocker_is_irrelevant_once_the_table_has_the_name() -> None:
+    assert plan_reconcile(desired(), OWNER, actual(), None, blocker="a type x") == Plan()
