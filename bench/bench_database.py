@@ -182,7 +182,7 @@ def run(url: str, tables: int, repeat: int) -> None:
             row.append(fmt_time(summary(values)[0]) if any(values) else "-")
         rows.append(row)
     print(table(["step"] + labels, rows))
-    print("\n(read_owned_table runs twice in a no-op reconcile and three times when something "
+    print("\n(read_owned_table runs once in a no-op reconcile and twice when something "
           "is applied;\n read_table only when the table is new or renamed.)")
 
 

@@ -3,17 +3,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbtable.model import ActualColumn, ActualTable, MARKER_VALUE, Owner
+from dbtable.model import ActualColumn, ActualTable, Owner
 
-_TABLES = """
+_BY_NAME = """
 SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
+ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s
 """
-_BY_NAME = _TABLES + " AND c.relname = %(name)s"
-# The marker is JSON in the table comment; a cheap substring filter narrows the candidates and
-# Owner.from_marker() does the real parsing.
-_BY_MARKER = _TABLES + " AND obj_description(c.oid, 'pg_class') LIKE %(pattern)s"
+# The marker is JSON in the table comment. The server filters on the exact JSON fragment that
+# names this owner, so the cost does not grow with the number of managed tables;
+# Owner.from_marker() then parses the few rows that match.
+_BY_MARKER = """
+SELECT c.oid, c.relname, d.description
+  FROM pg_description d
+  JOIN pg_class c ON c.oid = d.objoid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+   AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s
+"""
 _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod)
   FROM pg_attribute a
@@ -70,13 +77,18 @@ def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
 
     Without a uid (the plan command reading a file) the marker's namespace and name are used.
     """
-    cur.execute(_BY_MARKER, {"schema": schema, "pattern": f"%{MARKER_VALUE}%"})
+    pattern = "%" + _like_escape(owner.marker_fragment()) + "%"
+    cur.execute(_BY_MARKER, {"schema": schema, "pattern": pattern})
     rows = [row for row in cur.fetchall() if _same_owner(Owner.from_marker(row[2]), owner)]
     if len(rows) > 1:
         raise AmbiguousOwnership(
             f"tables {', '.join(sorted(r[1] for r in rows))} all carry the ownership marker of "
             f"{owner}; remove the comment from the ones that are copies")
     return _read_details(cur, schema, rows[0]) if rows else None
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _same_owner(found: Owner | None, owner: Owner) -> bool:

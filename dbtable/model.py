@@ -31,6 +31,13 @@ class Owner:
         return json.dumps({MARKER_KEY: MARKER_VALUE, "namespace": self.namespace,
                            "name": self.name, "uid": self.uid}, sort_keys=True)
 
+    def marker_fragment(self) -> str:
+        """The part of marker() that identifies this owner: the uid, or without one (a file
+        read by the plan command) the name and namespace, adjacent in marker()'s key order."""
+        if self.uid:
+            return f'"uid": {json.dumps(self.uid)}'
+        return f'"name": {json.dumps(self.name)}, "namespace": {json.dumps(self.namespace)}'
+
     @classmethod
     def from_marker(cls, comment: str | None) -> "Owner | None":
         """The owner named by a table comment, or None when the comment is not our marker."""
@@ -67,8 +74,6 @@ class DesiredTable:
     deletion_policy: DeletionPolicy = DeletionPolicy.DROP
     adopt_existing: bool = False
 
-    def column(self, name: str) -> DesiredColumn | None:
-        return next((c for c in self.columns if c.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,3 @@ class ActualTable:
     primary_key_constraint: str | None
     owner: Owner | None
     comment: str | None = None
-
-    def column(self, name: str) -> ActualColumn | None:
-        return next((c for c in self.columns if c.name == name), None)

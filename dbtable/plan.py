@@ -201,8 +201,9 @@ def _conflict(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
 
 def _plan_changes(desired: DesiredTable, actual: ActualTable) -> Plan:
     refusals: list[Refusal] = []
+    wanted_columns = {c.name: c for c in desired.columns}
     for column in actual.columns:
-        wanted = desired.column(column.name)
+        wanted = wanted_columns.get(column.name)
         if wanted is None:
             refusals.append(Refusal(
                 RefusalReason.COLUMN_REMOVED, "spec.columns",

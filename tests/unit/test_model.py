@@ -35,3 +35,11 @@ def test_other_conditions_are_kept() -> None:
     result = set_condition([other], type="Ready", status="True", reason="R", message="",
                            generation=None, timestamp="t1")
     assert [c["type"] for c in result] == ["Drifted", "Ready"]
+
+
+def test_marker_fragment_is_part_of_the_marker_for_uid_and_for_name() -> None:
+    owner = Owner("team-a", "orders.v2", "6c1d-ef")
+    assert owner.marker_fragment() == '"uid": "6c1d-ef"'
+    assert owner.marker_fragment() in owner.marker()
+    by_name = Owner("team-a", "orders.v2", "")
+    assert by_name.marker_fragment() in by_name.marker()
