@@ -169,8 +169,39 @@ class LocalPostgres:
         with self._lock:
             self._stop_locked()
 
+    def pause(self) -> None:
+        """Shut the server down (fast: clients are disconnected) but keep its data and port.
+
+        For tests of a database outage: resume() starts the same cluster again on the same
+        port, and stop() still removes everything.
+        """
+        with self._lock:
+            if self._process is None:
+                raise LocalPostgresError("this LocalPostgres is not running")
+            self._shutdown_postmaster()
+
+    def resume(self) -> None:
+        """Start a paused server again: same data directory, same port; wait for logins."""
+        with self._lock:
+            if self._process is not None:
+                raise LocalPostgresError("this LocalPostgres is already running")
+            if self.workdir is None or not self.datadir.exists():
+                raise LocalPostgresError("nothing to resume: call start() first")
+            try:
+                self._start_postmaster(port=self.port)
+            except BaseException:
+                self._shutdown_postmaster()
+                raise
+
     def _stop_locked(self) -> None:
         atexit.unregister(self.stop)
+        self._shutdown_postmaster()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+            self._owns_workdir = False
+
+    def _shutdown_postmaster(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -195,10 +226,6 @@ class LocalPostgres:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if self._owns_workdir and self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
-            self._owns_workdir = False
 
     def _workdir(self) -> Path:
         if self.workdir is None:
@@ -293,10 +320,11 @@ class LocalPostgres:
                 return Path(result.stdout.strip())
         return self.pg_bin.parent / "lib"
 
-    def _start_postmaster(self) -> None:
-        attempts = 1 if self._requested_port else 3
+    def _start_postmaster(self, port: int | None = None) -> None:
+        port = port or self._requested_port
+        attempts = 1 if port else 3
         for attempt in range(attempts):
-            self.port = self._requested_port or _free_port()
+            self.port = port or _free_port()
             self._write_config(self.port)
             with open(self.log_path, "ab") as log:
                 self._chown(self.log_path)

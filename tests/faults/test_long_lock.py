@@ -1,0 +1,37 @@
+"""A table locked by a long transaction elsewhere: the operator gives up waiting (lock_timeout),
+says so, keeps working on other resources, and succeeds by itself once the lock is gone."""
+from __future__ import annotations
+
+from tests.faults.conftest import Database, Namespace, column_list, wait_condition, warnings
+from tests.support.k8s import resource
+
+COLUMNS = [{"ID": "integer"}, {"NAME": "text"}]
+
+
+def test_locked_table_times_out_and_converges_when_released(
+        namespace: Namespace, database: Database, start_operator, open_session) -> None:
+    start_operator("container", extra_env={"DBT_LOCK_TIMEOUT_MS": "1000"})
+    namespace.apply(resource("locked", {"tableName": "LOCKED", "columns": COLUMNS,
+                                        "primaryKey": "ID"}))
+    namespace.wait_ready("locked")
+    database.execute("INSERT INTO public.locked VALUES (1, 'ada')")
+
+    holder = open_session()
+    with holder.cursor() as cur:  # a long reader: ACCESS SHARE blocks ALTER TABLE
+        cur.execute("SELECT count(*) FROM public.locked")
+    namespace.apply(resource("locked", {"tableName": "LOCKED",
+                                        "columns": COLUMNS + [{"EMAIL": "text"}],
+                                        "primaryKey": "ID"}))
+    condition = wait_condition(namespace, "locked", "LockTimeout", timeout=20)
+    assert "locked by another transaction (lock_timeout); retrying in" in condition["message"]
+    assert "LockTimeout" in dict(warnings(namespace, "locked"))
+    # The operator is not stuck: another resource is served while the lock is still held.
+    namespace.apply(resource("other", {"tableName": "OTHER", "columns": COLUMNS,
+                                       "primaryKey": "ID"}))
+    namespace.wait_ready("other", timeout=30)
+    assert column_list(database, "locked") == [("id", "integer"), ("name", "text")]
+
+    holder.rollback()
+    namespace.wait_ready("locked", timeout=60)
+    assert column_list(database, "locked")[-1] == ("email", "text")
+    assert database.execute("SELECT id, name FROM public.locked") == [(1, "ada")]
