@@ -35,6 +35,7 @@ EXIT_UNREACHABLE = 4
 # `--` comment lines: a line break in them would put the rest of the name into the SQL.
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_UID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ def _invalid_names(owner: Owner) -> list[str]:
     if len(owner.namespace) > 63 or not _NAMESPACE_RE.fullmatch(owner.namespace):
         errors.append(f"metadata.namespace: {owner.namespace!r} is not a Kubernetes namespace: "
                       "lower-case letters, digits and '-', at most 63 characters")
+    if owner.uid and not _UID_RE.fullmatch(owner.uid):
+        errors.append(f"metadata.uid: {owner.uid!r} is not a Kubernetes uid (a UUID such as "
+                      "'0b1c9a2e-...'); leave it out to plan by namespace and name")
     return errors
 
 

@@ -478,9 +478,11 @@ kubernetes_names = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatc
 
 @st.composite
 def plan_files(draw: st.DrawFn) -> list[Owner]:
-    """Resources as a file may hold them: uids are any text, names valid or not."""
+    """Resources as a file may hold them: names and uids valid or not."""
     names = kubernetes_names | st.text(min_size=1) if draw(st.booleans()) else kubernetes_names
-    return draw(st.lists(st.builds(Owner, namespace=names, name=names, uid=st.text(min_size=1)),
+    uids = st.uuids().map(str) | st.text(min_size=1) if draw(st.booleans()) else \
+        st.uuids().map(str)
+    return draw(st.lists(st.builds(Owner, namespace=names, name=names, uid=uids),
                          min_size=1, max_size=25))
 
 
@@ -507,10 +509,12 @@ def test_offline_plan_prints_exactly_the_statements_postgresql_would_run(
     label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
     valid = all(re.fullmatch(label, o.namespace) and len(o.namespace) <= 63
                 and re.fullmatch(rf"{label}(\.{label})*", o.name) and len(o.name) <= 253
+                and re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", o.uid)
                 for o in owners)
     if not valid:
         assert (result.returncode, result.stdout) == (2, ""), result.stdout
-        assert "metadata.name: " in result.stderr or "metadata.namespace: " in result.stderr
+        assert any(f"metadata.{field}: " in result.stderr
+                   for field in ("name", "namespace", "uid"))
         return
     assert result.returncode == 0, result.stderr
     statements = [raw.stmt for raw in pglast.parse_sql(result.stdout)]

@@ -59,3 +59,23 @@ def test_unreadable_yaml_is_an_error(tmp_path: Path) -> None:
     manifest.write_text("spec: [unclosed\n")
     code, out, _ = run("plan", str(manifest))
     assert code == EXIT_INVALID and out == ""
+
+
+def test_uid_that_is_not_a_kubernetes_uid_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "uid.yaml"
+    manifest.write_text("apiVersion: kopf.demo/v1\nkind: DatabaseTable\n"
+                        "metadata: {name: t, uid: \"x'; DROP TABLE t; --\"}\n"
+                        "spec: {tableName: t, columns: [{ID: int}], primaryKey: ID}\n")
+    code, out, err = run("plan", str(manifest))
+    assert code == EXIT_INVALID and out == ""
+    assert "metadata.uid: " in err
+
+
+def test_kubernetes_uid_from_a_file_is_written_into_the_marker(tmp_path: Path) -> None:
+    manifest = tmp_path / "uid.yaml"
+    manifest.write_text("apiVersion: kopf.demo/v1\nkind: DatabaseTable\n"
+                        "metadata: {name: t, uid: 0b1c9a2e-1111-4222-8333-944455556666}\n"
+                        "spec: {tableName: t, columns: [{ID: int}], primaryKey: ID}\n")
+    code, out, _ = run("plan", str(manifest))
+    assert code == 0
+    assert '"uid": "0b1c9a2e-1111-4222-8333-944455556666"' in out.splitlines()[-1]
