@@ -19,7 +19,7 @@ import psycopg2.errors
 
 from dbtable.catalog import AmbiguousOwnership
 from dbtable.conditions import set_condition
-from dbtable.database import ConnectionPool, settings_from_env
+from dbtable.database import ConnectionPool, is_connection_error, settings_from_env
 from dbtable.errors import InvalidSpec
 from dbtable.model import ActualTable, DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
@@ -213,8 +213,7 @@ def _raise_classified(error: Exception, report: _Reporter, retry: int, action: s
     elif isinstance(error, psycopg2.errors.QueryCanceled):
         reason, text = "StatementTimeout", (f"could not {action}: a statement ran past "
                                             f"statement_timeout; retrying in {delay}s")
-    elif isinstance(error, psycopg2.OperationalError) and (error.pgcode is None
-                                                          or error.pgcode.startswith("08")):
+    elif is_connection_error(error):
         reason, text = "DatabaseUnavailable", (f"cannot reach PostgreSQL to {action}: "
                                                f"{_first_line(error)}; retrying in {delay}s")
     elif isinstance(error, psycopg2.Error):

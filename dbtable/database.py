@@ -71,41 +71,80 @@ def connect(settings: DatabaseSettings) -> Connection:
     return psycopg2.connect(**settings.connect_kwargs())
 
 
+def is_connection_error(error: BaseException) -> bool:
+    """The connection itself failed (server gone, restarted, unreachable), not a statement.
+
+    No SQLSTATE means libpq lost the server; class 08 is a connection exception and 57P an
+    operator intervention (admin or crash shutdown, server starting). A lock or statement
+    timeout carries another SQLSTATE and leaves the session usable.
+    """
+    if isinstance(error, psycopg2.InterfaceError):
+        return True
+    if not isinstance(error, psycopg2.OperationalError):
+        return False
+    return error.pgcode is None or error.pgcode.startswith(("08", "57P"))
+
+
 class ConnectionPool:
     """psycopg2's ThreadedConnectionPool, made to wait instead of failing when exhausted.
 
     ``getconn()`` raises PoolError when all connections are out, so a semaphore sized like the
-    pool makes extra workers wait; broken connections are discarded, never handed out again.
-    No connection is opened until one is needed, so the operator starts while the database is
-    down and reports that on each resource instead.
+    pool makes extra workers wait. Idle connections are kept (psycopg2 keeps up to ``minconn``,
+    so that is the pool's size) and pinged before each use, so a connection that a server
+    restart killed is replaced instead of failing a reconcile; connections that fail are
+    discarded. Nothing connects until a handler needs the database, so the operator starts
+    while the database is down and reports that on each resource instead.
     """
 
     def __init__(self, settings: DatabaseSettings, size: int) -> None:
         self._settings = settings
+        self._size = size
         self._slots = threading.BoundedSemaphore(size)
-        self._pool = psycopg2.pool.ThreadedConnectionPool(0, size, **settings.connect_kwargs())
+        self._lock = threading.Lock()
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        with self._lock:
+            if self._pool is None:  # connects `size` connections; raises if the server is down
+                self._pool = psycopg2.pool.ThreadedConnectionPool(
+                    self._size, self._size, **self._settings.connect_kwargs())
+            return self._pool
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
         with self._slots:
-            conn = self._pool.getconn()
-            if conn.closed:
-                self._pool.putconn(conn, close=True)
-                conn = self._pool.getconn()
+            pool = self._get_pool()
+            conn = pool.getconn()
+            if not _alive(conn):
+                pool.putconn(conn, close=True)
+                conn = pool.getconn()
             broken = False
             try:
                 yield conn
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-                # No SQLSTATE means the connection itself failed (server gone, network): never
-                # hand it out again. A lock or statement timeout carries one and leaves the
-                # session usable.
-                broken = e.pgcode is None
+                broken = is_connection_error(e)
                 raise
             finally:
                 broken = broken or bool(conn.closed)
                 if not broken and conn.status != psycopg2.extensions.STATUS_READY:
                     conn.rollback()
-                self._pool.putconn(conn, close=broken)
+                pool.putconn(conn, close=broken)
 
     def close(self) -> None:
-        self._pool.closeall()
+        with self._lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None
+
+
+def _alive(conn: Connection) -> bool:
+    """A round trip on an idle pooled connection: false if the server dropped it."""
+    if conn.closed:
+        return False
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        conn.rollback()
+        return True
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        return False
