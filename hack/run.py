@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,7 +36,11 @@ def main() -> int:
     env = dict(os.environ)
     with contextlib.ExitStack() as started:
         if env.get("KUBECONFIG") or Path("~/.kube/config").expanduser().exists():
-            kubectl = "kubectl"
+            kubectl = shutil.which("kubectl") or ""
+            if not kubectl:  # no kubectl installed: use the one the control plane builds
+                from hack.controlplane_build import ensure_binaries
+
+                kubectl = str(ensure_binaries().kubectl)
             _log("using the current kube context")
         else:
             from hack.controlplane import ControlPlane

@@ -1,7 +1,7 @@
 """End-to-end fixtures: a real API server, real PostgreSQL, and the operator running.
 
-The cluster is, in order of preference: the one named by ``DBT_E2E_KUBECONFIG`` (any cluster,
-opt-in), a kind cluster through pytest-kind when ``DBT_E2E_KIND=1`` (needs Docker), or the
+The cluster is, in order of preference: the one named by ``DBT_E2E_KUBECONFIG``, or by
+``KUBECONFIG`` (or ~/.kube/config) when ``DBT_E2E_USE_KUBECONFIG=1`` (any cluster, opt-in), a kind cluster through pytest-kind when ``DBT_E2E_KIND=1`` (needs Docker), or the
 local control plane (etcd + kube-apiserver built from Go modules), which is what CI uses.
 """
 from __future__ import annotations
@@ -39,6 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Any]:
     kubeconfig = os.environ.get("DBT_E2E_KUBECONFIG")
+    if os.environ.get("DBT_E2E_USE_KUBECONFIG") == "1":  # the current context, opted into
+        kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     if kubeconfig:
         yield ExternalCluster(kubeconfig)
     elif os.environ.get("DBT_E2E_KIND") == "1":
