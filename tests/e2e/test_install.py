@@ -79,7 +79,10 @@ def test_kustomization_installs_crd_rbac_and_deployment(cluster: Any, crd: None)
 
 
 def test_example_resource_is_accepted(namespace: Namespace) -> None:
-    namespace.kubectl("apply", "--dry-run=server", "-f", str(ROOT / "example-cr.yaml"))
+    result = namespace.kubectl("apply", "--dry-run=server", "-f", str(ROOT / "example-cr.yaml"),
+                               check=False)
+    assert result.returncode == 0, result.stderr
+    assert "databasetable.kopf.demo/website-users created (server dry run)" in result.stdout
 
 
 def test_api_server_enforces_the_deployments_security_context(cluster: Any, crd: None) -> None:
