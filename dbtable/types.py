@@ -24,8 +24,9 @@ from typing import NamedTuple
 
 from psycopg2 import sql
 
+from dbtable.names import MAX_IDENTIFIER_LENGTH
+
 MAX_TYPE_LENGTH = 128
-MAX_IDENTIFIER_LENGTH = 63  # NAMEDATALEN - 1
 MAX_ARRAY_DIMENSIONS = 6  # MAXDIM: PostgreSQL cannot store arrays with more dimensions
 MAX_ARRAY_BOUND = 2**31 - 1
 MAX_NUMBER_DIGITS = 10
