@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 
 MAX_IDENTIFIER_LENGTH = 63
-IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]*$"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]*"  # one unquoted identifier, unanchored
+IDENTIFIER_PATTERN = f"^{IDENTIFIER}$"  # the same, as crd.yaml's pattern for tableName
+_IDENTIFIER = re.compile(IDENTIFIER)
 
 
 class InvalidName(ValueError):

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from psycopg2 import sql
 
-from dbtable.names import MAX_IDENTIFIER_LENGTH
+from dbtable.names import IDENTIFIER, MAX_IDENTIFIER_LENGTH
 
 MAX_TYPE_LENGTH = 128
 MAX_ARRAY_DIMENSIONS = 6  # MAXDIM: PostgreSQL cannot store arrays with more dimensions
@@ -73,7 +73,7 @@ _CLAUSE_WORDS = frozenset(
     """.split()
 )
 
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_WORD_RE = re.compile(IDENTIFIER)
 _SAFE_IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]*")
 
 
