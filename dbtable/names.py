@@ -26,10 +26,12 @@ def fold_identifier(text: object) -> str:
         raise InvalidName(f"must be a string, got {describe_type(text)}")
     if not text:
         raise InvalidName("must not be empty")
-    if len(text.encode("utf-8")) > MAX_IDENTIFIER_LENGTH:
+    # surrogatepass: a lone surrogate (YAML's "\ud800") has no UTF-8 form, and must end in
+    # the invalid-name error below rather than a UnicodeEncodeError.
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_IDENTIFIER_LENGTH:
         raise InvalidName(
-            f"is {len(text.encode('utf-8'))} bytes long; PostgreSQL allows at most "
-            f"{MAX_IDENTIFIER_LENGTH}")
+            f"is {size} bytes long; PostgreSQL allows at most {MAX_IDENTIFIER_LENGTH}")
     if not _IDENTIFIER.fullmatch(text):
         raise InvalidName(
             f"{text!r} is not a valid name: use ASCII letters, digits, '_' and '$', "
