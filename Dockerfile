@@ -1,5 +1,6 @@
 # The operator image. Build it where the cluster can use it without a registry, e.g.
 #   minikube image build -t database-table-operator:latest .
+# or `make image` (docker, else podman or buildah; see README "Container image"),
 # then `kubectl apply -k .` (deploy/deployment.yaml uses imagePullPolicy: IfNotPresent).
 
 # Builder: install the pinned requirements into a virtualenv, so the runtime stage copies one
@@ -15,9 +16,12 @@ FROM python:3.11-slim
 ENV WATCH_NAMESPACE=default PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH
 
 # A non-root user and group with a fixed id, so the Deployment can require runAsNonRoot and
-# name the same uid/gid in its securityContext.
-RUN groupadd -g 1000 operator \
-    && useradd -g operator -u 1000 -m -s /usr/sbin/nologin operator
+# name the same uid/gid in its securityContext. Not named "operator": Debian's base-passwd
+# already has a group of that name (gid 37), so `groupadd operator` fails on every Debian-based
+# image, python:3.11-slim included. No home directory: the root filesystem is read-only anyway.
+RUN groupadd --gid 1000 dbtable \
+    && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin --no-log-init dbtable
 
 COPY --from=builder /opt/venv /opt/venv
 COPY database_table_operator.py /src/database_table_operator.py

@@ -4,12 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: help venv run test unit integration e2e controlplane clean
+.PHONY: help venv run test unit integration e2e image controlplane clean
 
 help:
 	@echo "make run          run the operator (local control plane + PostgreSQL unless configured)"
 	@echo "make test         run every test: unit, integration, e2e"
 	@echo "make unit | integration | e2e   run one suite"
+	@echo "make image        build the operator image (docker, else podman or buildah)"
 	@echo "make controlplane build (or reuse) the etcd/kube-apiserver/kubectl binaries"
 
 venv: $(VENV)/.installed
@@ -33,6 +34,10 @@ integration: venv
 
 e2e: venv controlplane
 	$(PYTEST) tests/e2e
+
+# standard library only, like hack.controlplane: no virtualenv needed
+image:
+	$(PYTHON) -m hack.image build
 
 controlplane:
 	$(PYTHON) -m hack.controlplane build

@@ -36,8 +36,11 @@ K8S_STAGING_VERSION = "v0.36.3"  # the staging modules' tag for K8S_VERSION
 ETCD_VERSION = "v3.6.16"
 
 K8S_COMMANDS = ("kube-apiserver", "kubectl")
-# built only on request: it adds about 2 minutes (+50 %) to a cold build
-OPTIONAL_K8S_COMMANDS = ("kube-controller-manager",)
+# built only on request: each adds a minute or two to a cold build
+CONTROLLER_MANAGER_COMMANDS = ("kube-controller-manager",)
+# a real node for the in-cluster suite (hack/node.py): workloads need all three
+NODE_COMMANDS = ("kube-controller-manager", "kube-scheduler", "kubelet")
+OPTIONAL_K8S_COMMANDS = ("kube-controller-manager", "kube-scheduler", "kubelet")
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"  # its root package is etcd's main
 
 
@@ -54,6 +57,15 @@ class BinPaths:
     def all(self) -> list[Path]:
         """The binaries that are always built."""
         return [self.etcd, self.kube_apiserver, self.kubectl]
+
+    # properties, not fields: built only with node=True (and BinPaths(...) calls stay valid)
+    @property
+    def kubelet(self) -> Path:
+        return self.dir / "kubelet"
+
+    @property
+    def kube_scheduler(self) -> Path:
+        return self.dir / "kube-scheduler"
 
 
 def log(msg: str) -> None:
@@ -204,10 +216,19 @@ def _build_etcd(paths: BinPaths, workroot: Path) -> None:
         _build(Path(helper), gomod, [ETCD_MODULE], "-s -w", {ETCD_MODULE: paths.etcd})
 
 
-def ensure_binaries(controller_manager: bool = False) -> BinPaths:
-    """Return the cached binaries, building the missing ones first (minutes when cold)."""
+def wanted_commands(controller_manager: bool = False, node: bool = False) -> tuple[str, ...]:
+    """The Kubernetes commands to build for these options (each once, in a stable order)."""
+    extra = (CONTROLLER_MANAGER_COMMANDS if controller_manager else ()) + (NODE_COMMANDS if node else ())
+    return K8S_COMMANDS + tuple(c for c in OPTIONAL_K8S_COMMANDS if c in extra)
+
+
+def ensure_binaries(controller_manager: bool = False, node: bool = False) -> BinPaths:
+    """Return the cached binaries, building the missing ones first (minutes when cold).
+
+    ``node``: also kubelet, kube-scheduler and kube-controller-manager (hack/node.py).
+    """
     paths = bin_paths()
-    wanted = K8S_COMMANDS + (OPTIONAL_K8S_COMMANDS if controller_manager else ())
+    wanted = wanted_commands(controller_manager, node)
     if paths.etcd.exists() and all((paths.dir / c).exists() for c in wanted):
         return paths
     with _file_lock(paths.dir.parent / f"{paths.dir.name}.lock"):
