@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg2
 import pytest
@@ -45,21 +46,31 @@ def test_connection_killed_by_the_server_is_replaced_before_use(operator_db, oth
 def test_workers_beyond_the_pool_size_wait_instead_of_failing(operator_db) -> None:
     pool = ConnectionPool(DatabaseSettings(url=operator_db["url"]), size=2)
     errors: list[BaseException] = []
+    served: list[int] = []  # the backend pid each worker was served by
 
     def work() -> None:
         try:
             with pool.connection() as conn, conn.cursor() as cur:
-                cur.execute("SELECT pg_sleep(0.05)")
+                cur.execute("SELECT pg_backend_pid() FROM pg_sleep(0.05)")
+                served.append(cur.fetchone()[0])
         except BaseException as e:  # noqa: BLE001 - collected and asserted below
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    pool.close()
+    # Daemon threads: a worker stuck for good fails the test below instead of hanging the run.
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60  # 8 x 50 ms of work; generous for a loaded machine
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        stuck = sum(thread.is_alive() for thread in threads)
+        assert stuck == 0, f"{stuck} of 8 workers still waiting for a connection after 60 s"
+    finally:
+        pool.close()
     assert errors == []
+    assert len(served) == 8
+    assert len(set(served)) <= 2, "workers beyond the pool's size opened connections of their own"
 
 
 def test_unreachable_server_is_reported_as_a_connection_error(operator_db) -> None:
