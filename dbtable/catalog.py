@@ -44,7 +44,11 @@ SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnames
 UNION ALL
 SELECT 'type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
  WHERE n.nspname = %(schema)s AND t.typname = %(name)s AND t.typrelid = 0
+   AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid)
 """
+# The NOT EXISTS leaves out automatic array types (`_foo` of table or type `foo`: the array
+# its element type points back to). CREATE TABLE and RENAME TO move such a type out of the way
+# (PostgreSQL's moveArrayTypeName renames `_foo` to `__foo`), so it does not hold the name.
 _RELATION_KINDS = {"i": "an index", "I": "an index", "S": "a sequence", "v": "a view",
                    "m": "a materialized view", "c": "a composite type", "f": "a foreign table",
                    "t": "a TOAST table", "type": "a type"}
