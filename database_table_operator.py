@@ -14,22 +14,19 @@ import sys
 from typing import Any
 
 import kopf
-import psycopg2
-import psycopg2.errors
 
-from dbtable.catalog import AmbiguousOwnership
-from dbtable.conditions import set_condition
-from dbtable.database import ConnectionPool, is_connection_error, settings_from_env
+from dbtable.database import ConnectionPool, settings_from_env
 from dbtable.errors import InvalidSpec
-from dbtable.model import ActualTable, DeletionPolicy, Owner
+from dbtable.failures import MAX_RETRY_DELAY, classify, retry_delay
+from dbtable.model import DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, Plan, RenameTable, Unmark)
 from dbtable.reconcile import delete_table, reconcile_table
+from dbtable.reporting import EventGate, Reporter
 from dbtable.spec import parse_spec
 
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
 FINALIZER = "kopf.demo/database-table-operator"
-MAX_RETRY_DELAY = 300
 # How often the real table is compared with the spec (drift: changes behind our back).
 DRIFT_INTERVAL = float(os.environ.get("DBT_DRIFT_INTERVAL_S", "300"))
 
@@ -56,6 +53,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     database = settings_from_env()
     memo.database = database
     memo.pool = ConnectionPool(database, workers)
+    # Repeats of one Warning on one object are dropped for this long (an outage with 1,000
+    # resources would otherwise post tens of thousands of Events).
+    memo.events = EventGate(window=float(os.environ.get("DBT_EVENT_REPEAT_S", "600")))
     logger.info("Using PostgreSQL at %s, schema %s", database.describe(), database.schema)
 
 
@@ -99,27 +99,23 @@ def check_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: k
 
 def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
               retry: int, logger: logging.Logger, repair_only: bool) -> None:
-    report = _Reporter(body, status, patch, body.meta.get("generation"))
+    report = reporter(body, status, patch, memo)
     try:
         desired = parse_spec(dict(body.spec))
     except InvalidSpec as e:
-        report.failed("InvalidSpec", f"Invalid spec: {e}")
-        if not repair_only:
-            kopf.warn(body, reason="InvalidSpec", message=str(e))
+        report.failed("InvalidSpec", f"Invalid spec: {e}", warnings=[("InvalidSpec", str(e))])
         raise kopf.PermanentError(f"Invalid spec: {e}") from None
     try:
         with memo.pool.connection() as conn:
             outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
                                       repair_only=repair_only)
     except Exception as e:  # classified below: temporary or permanent
-        _raise_classified(e, report, retry, action="apply the spec")
+        _raise_classified(e, report, retry, memo, logger, action="apply the spec")
     if outcome.plan.refused:
         reason = outcome.plan.refusals[0].reason.value
         message = "Refused, nothing was applied: " + "; ".join(map(str, outcome.plan.refusals))
-        if not (repair_only and report.current_message() == message):  # no repeats per tick
-            for refusal in outcome.plan.refusals:
-                kopf.warn(body, reason=refusal.reason.value, message=str(refusal))
-        report.failed(reason, message)
+        report.failed(reason, message, warnings=[(refusal.reason.value, str(refusal))
+                                                 for refusal in outcome.plan.refusals])
         logger.error(message)
         raise kopf.PermanentError(message)
     if repair_only and outcome.plan.operations:
@@ -143,12 +139,13 @@ def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         kopf.warn(body, reason="InvalidSpec",
                   message=f"spec.deletionPolicy {raw_policy!r} is not Drop or Retain: the table "
                           "is retained")
-    report = _Reporter(body, status, patch, body.meta.get("generation"))
+    report = reporter(body, status, patch, memo)
     try:
         with memo.pool.connection() as conn:
             outcome = delete_table(conn, memo.database, owner_of(body), policy)
     except Exception as e:
-        _raise_classified(e, report, retry, action="delete the table", permanent=False)
+        _raise_classified(e, report, retry, memo, logger, action="delete the table",
+                          deleting=True)
     if not outcome.plan.operations:
         logger.info("No table is owned by this resource; nothing to delete.")
     _announce(body, outcome.plan, logger)
@@ -159,35 +156,14 @@ def owner_of(body: kopf.Body) -> Owner:
                  uid=body.metadata.uid or "")
 
 
-class _Reporter:
-    """Writes the Ready condition and the applied state into the status patch."""
+def reporter(body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
+             memo: kopf.Memo) -> Reporter:
+    """The status and Warning Events of this resource, for one handler call."""
+    def post(type_: str, reason: str, message: str) -> None:
+        kopf.event(body, type=type_, reason=reason, message=message)
 
-    def __init__(self, body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
-                 generation: int | None) -> None:
-        self.body, self.status, self.patch, self.generation = body, status, patch, generation
-
-    def _condition(self, status: str, reason: str, message: str) -> None:
-        self.patch.status["conditions"] = set_condition(
-            self.status.get("conditions"), type="Ready", status=status, reason=reason,
-            message=message, generation=self.generation)
-        self.patch.status["observedGeneration"] = self.generation
-
-    def current_message(self) -> str | None:
-        ready = next((c for c in self.status.get("conditions") or () if c.get("type") == "Ready"),
-                     None)
-        return ready.get("message") if ready else None
-
-    def failed(self, reason: str, message: str) -> None:
-        self._condition("False", reason, message)
-
-    def ready(self, table: ActualTable | None, plan: Plan) -> None:
-        changes = "; ".join(op.describe() for op in plan.operations) or "no changes needed"
-        self._condition("True", "Reconciled", f"Table is up to date ({changes})")
-        if table is not None:
-            self.patch.status["tableName"] = table.name
-            self.patch.status["columns"] = [{"name": c.name, "type": c.type}
-                                            for c in table.columns]
-            self.patch.status["primaryKey"] = list(table.primary_key)
+    return Reporter(status, patch.status, body.meta.get("generation"), post, memo.events,
+                    body.metadata.uid or (body.metadata.namespace, body.metadata.name))
 
 
 def _announce(body: kopf.Body, plan: Plan, logger: logging.Logger) -> None:
@@ -200,36 +176,25 @@ def _announce(body: kopf.Body, plan: Plan, logger: logging.Logger) -> None:
         kopf.info(body, reason=EVENT_REASONS[type(op)], message=op.describe())
 
 
-def _raise_classified(error: Exception, report: _Reporter, retry: int, action: str,
-                      permanent: bool = True) -> None:
-    """Turn a database failure into a status condition and Kopf's retry semantics."""
-    delay = min(5 * 2 ** retry, MAX_RETRY_DELAY)
-    if isinstance(error, AmbiguousOwnership) and permanent:
-        report.failed("Conflict", str(error))
-        raise kopf.PermanentError(str(error)) from None
-    if isinstance(error, psycopg2.errors.LockNotAvailable):
-        reason, text = "LockTimeout", (f"could not {action}: the table is locked by another "
-                                       f"transaction (lock_timeout); retrying in {delay}s")
-    elif isinstance(error, psycopg2.errors.QueryCanceled):
-        reason, text = "StatementTimeout", (f"could not {action}: a statement ran past "
-                                            f"statement_timeout; retrying in {delay}s")
-    elif is_connection_error(error):
-        reason, text = "DatabaseUnavailable", (f"cannot reach PostgreSQL to {action}: "
-                                               f"{_first_line(error)}; retrying in {delay}s")
-    elif isinstance(error, psycopg2.Error):
-        reason, text = "ApplyFailed", (f"PostgreSQL refused to {action}, nothing was applied: "
-                                       f"{_first_line(error)}; retrying in {delay}s")
-    else:
+def _raise_classified(error: Exception, report: Reporter, retry: int, memo: kopf.Memo,
+                      logger: logging.Logger, action: str, deleting: bool = False) -> None:
+    """Turn a database failure into the Ready condition, one Warning and Kopf's retry.
+
+    Permanent failures are not retried on a timer (the next spec change, drift sweep or
+    restart tries again), except while deleting: a permanent failure there would make Kopf
+    release the finalizer and leave the table behind unmanaged, so deletion keeps trying at
+    the longest backoff, visibly Terminating.
+    """
+    failure = classify(error, action, memo.database.statement_timeout_ms)
+    if failure is None:
         raise error
-    report.failed(reason, text)
-    kopf.warn(report.body, reason=reason, message=text)
-    raise kopf.TemporaryError(text, delay=delay) from None
-
-
-def _first_line(error: Exception) -> str:
-    diag = getattr(error, "diag", None)
-    message = (diag.message_primary if diag is not None else None) or str(error)
-    return message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    report.failed(failure.reason, failure.message)
+    if failure.permanent and not deleting:
+        logger.error("%s; not retried until the spec changes.", failure.message)
+        raise kopf.PermanentError(failure.message) from None
+    delay = MAX_RETRY_DELAY if failure.permanent else retry_delay(retry)
+    logger.warning("%s; retrying in %ss.", failure.message, delay)
+    raise kopf.TemporaryError(failure.message, delay=delay) from None
 
 
 if __name__ == "__main__":

@@ -4,17 +4,28 @@ Settings come from libpq's own ``PG*`` variables and/or ``DATABASE_URL``; when n
 server, the defaults match the seed's demo (localhost:5432, database ``demodb``, user
 ``demouser``). The password is read by libpq from ``PGPASSWORD`` (or the URL): this module
 never copies it, and ``describe()`` never shows it.
+
+Every wait on the server is bounded, so a database that stops answering cannot freeze the
+operator: connecting (``connect_timeout``), each round trip (``statement_timeout`` plus a
+grace, enforced on our side by a wait callback, because a proxy or a half-dead host that stops
+forwarding keeps the TCP connection open and the kernel acknowledging our packets), idle
+connections (TCP keepalives, ``tcp_user_timeout``), the ping before reuse, and the wait for a
+free connection. The pool also records how long each caller has been at it, for the liveness
+probe.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import select
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import psycopg2
-import psycopg2.pool
+import psycopg2.extensions
 from psycopg2.extensions import connection as Connection, parse_dsn
 
 DEMO_DEFAULTS = {"PGHOST": "localhost", "PGPORT": "5432", "PGDATABASE": "demodb",
@@ -30,11 +41,30 @@ class DatabaseSettings:
     lock_timeout_ms: int = 5000
     statement_timeout_ms: int = 60000
     connect_timeout_s: int = 5
+    # A round trip may take statement_timeout (the server cancels it then) plus this much for
+    # the cancellation to come back; past that the server or the network is gone.
+    answer_grace_s: float = 10.0
+    # Idle connections: probe after 10 s of silence, every 5 s, give up after 3 misses; and
+    # unacknowledged data counts as a dead connection after 30 s. These catch a host or a
+    # network that vanished, which would otherwise take the kernel about 15 minutes.
+    keepalives_idle_s: int = 10
+    keepalives_interval_s: int = 5
+    keepalives_count: int = 3
+    tcp_user_timeout_ms: int = 30000
+
+    @property
+    def answer_timeout_s(self) -> float:
+        """The longest a healthy server takes to answer one statement of ours."""
+        return self.statement_timeout_ms / 1000 + self.answer_grace_s
 
     def connect_kwargs(self) -> dict[str, object]:
         """Arguments for psycopg2.connect: the URL, plus demo defaults libpq would not find."""
         kwargs: dict[str, object] = dict(self.defaults)
-        kwargs["connect_timeout"] = self.connect_timeout_s
+        kwargs.update(connect_timeout=self.connect_timeout_s, keepalives=1,
+                      keepalives_idle=self.keepalives_idle_s,
+                      keepalives_interval=self.keepalives_interval_s,
+                      keepalives_count=self.keepalives_count,
+                      tcp_user_timeout=self.tcp_user_timeout_ms)
         kwargs["application_name"] = "database-table-operator"
         if self.url:
             kwargs["dsn"] = self.url
@@ -51,11 +81,25 @@ class DatabaseSettings:
                 f"{parts.get('dbname') or '?'} as {parts.get('user') or '?'}")
 
 
+class InvalidDatabaseUrl(ValueError):
+    """DATABASE_URL cannot be parsed. The message never quotes the URL: it may hold a password,
+    and libpq's own message quotes the offending token, which is often the password."""
+
+
+class PoolTimeout(Exception):
+    """No connection came free within the bound: every one is busy with a slow server."""
+
+
+class ServerSilent(psycopg2.OperationalError):
+    """The server (or whatever is between us) did not answer within the bound; the connection
+    was closed. No SQLSTATE, so it counts as a connection error."""
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> DatabaseSettings:
     """Read DATABASE_URL, PG* and DBT_* variables."""
     env = os.environ if env is None else env
     url = env.get("DATABASE_URL") or None
-    url_parts = parse_dsn(url) if url else {}
+    url_parts = _parse_url(url) if url else {}
     defaults = {_KEYWORDS[var]: value for var, value in DEMO_DEFAULTS.items()
                 if not env.get(var) and _KEYWORDS[var] not in url_parts}
     return DatabaseSettings(
@@ -67,8 +111,19 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> DatabaseSettings:
     )
 
 
+def _parse_url(url: str) -> dict[str, str]:
+    try:
+        return parse_dsn(url)
+    except psycopg2.ProgrammingError:
+        raise InvalidDatabaseUrl(
+            "DATABASE_URL is not a valid libpq URL or keyword string (for example a '%' that "
+            "does not start a two-digit escape such as %25, or a bad keyword); the value is "
+            "not shown because it may hold the password") from None
+
+
 def connect(settings: DatabaseSettings) -> Connection:
-    return psycopg2.connect(**settings.connect_kwargs())
+    _install_wait_callback()
+    return _connect_bounded(settings)
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -85,60 +140,169 @@ def is_connection_error(error: BaseException) -> bool:
     return error.pgcode is None or error.pgcode.startswith(("08", "57P"))
 
 
-class ConnectionPool:
-    """psycopg2's ThreadedConnectionPool, made to wait instead of failing when exhausted.
+class _BoundedConnection(Connection):
+    """A connection whose every wait on the server ends after ``answer_timeout_s``."""
 
-    ``getconn()`` raises PoolError when all connections are out, so a semaphore sized like the
-    pool makes extra workers wait. Idle connections are kept (psycopg2 keeps up to ``minconn``,
-    so that is the pool's size) and pinged before each use, so a connection that a server
-    restart killed is replaced instead of failing a reconcile; connections that fail are
-    discarded. Nothing connects until a handler needs the database, so the operator starts
-    while the database is down and reports that on each resource instead.
+    def __init__(self, dsn: str, *args: object, answer_timeout_s: float = 5.0,
+                 **kwargs: object) -> None:
+        self.answer_timeout_s = answer_timeout_s  # set first: connecting waits too
+        self.silence: str | None = None
+        super().__init__(dsn, *args, **kwargs)
+
+
+def _wait_bounded(conn: Connection) -> None:
+    """psycopg2's wait callback: poll the connection, but never longer than its bound.
+
+    libpq's blocking calls wait for as long as the socket stays open; through this callback
+    psycopg2 drives libpq asynchronously and we decide how long to wait. On timeout psycopg2
+    closes the connection, so a late answer cannot be mistaken for the next one.
+    """
+    timeout = getattr(conn, "answer_timeout_s", None)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        state = conn.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if state == psycopg2.extensions.POLL_READ:
+            ready = select.select([conn.fileno()], [], [], remaining)[0]
+        elif state == psycopg2.extensions.POLL_WRITE:
+            ready = select.select([], [conn.fileno()], [], remaining)[1]
+        else:
+            raise psycopg2.OperationalError(f"unexpected connection state {state}")
+        if not ready:
+            message = f"the server did not answer within {timeout:g} s"
+            if isinstance(conn, _BoundedConnection):
+                conn.silence = message
+            raise ServerSilent(message)
+
+
+def _connect_bounded(settings: DatabaseSettings) -> _BoundedConnection:
+    # libpq ignores connect_timeout when driven asynchronously: the wait callback enforces it.
+    factory = functools.partial(_BoundedConnection,
+                                answer_timeout_s=float(settings.connect_timeout_s))
+    return psycopg2.connect(**settings.connect_kwargs(), connection_factory=factory)
+
+
+_wait_lock = threading.Lock()
+
+
+def _install_wait_callback() -> None:
+    """Process-wide (psycopg2 has one callback); connections of other code keep unbounded
+    waits, as they have no ``answer_timeout_s``."""
+    with _wait_lock:
+        if psycopg2.extensions.get_wait_callback() is not _wait_bounded:
+            psycopg2.extensions.set_wait_callback(_wait_bounded)
+
+
+@dataclass(frozen=True)
+class Busy:
+    """A caller of ConnectionPool.connection() that has not finished yet."""
+
+    thread: str
+    seconds: float
+
+
+class ConnectionPool:
+    """A fixed number of connections, kept open between uses and shared by the worker threads.
+
+    Callers beyond ``size`` wait for a free connection, at most ``answer_timeout_s`` (then
+    PoolTimeout). Idle connections are pinged before each use (bounded by connect_timeout), so
+    one that a server restart killed is replaced instead of failing a reconcile; connections
+    that fail are discarded. Nothing connects until a handler needs the database, so the
+    operator starts while the database is down and reports that on each resource instead.
     """
 
     def __init__(self, settings: DatabaseSettings, size: int) -> None:
+        _install_wait_callback()
         self._settings = settings
         self._size = size
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
-
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        with self._lock:
-            if self._pool is None:  # connects `size` connections; raises if the server is down
-                self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    self._size, self._size, **self._settings.connect_kwargs())
-            return self._pool
+        self._idle: list[_BoundedConnection] = []
+        self._busy: dict[int, tuple[str, float]] = {}
+        self._closed = False
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
-        with self._slots:
-            pool = self._get_pool()
-            conn = pool.getconn()
-            if not _alive(conn):
-                pool.putconn(conn, close=True)
-                conn = pool.getconn()
-            broken = False
+        token = object()
+        with self._lock:
+            self._busy[id(token)] = (threading.current_thread().name, time.monotonic())
+        try:
+            if not self._slots.acquire(timeout=self._settings.answer_timeout_s):
+                raise PoolTimeout(f"all {self._size} database connections stayed busy for "
+                                  f"{self._settings.answer_timeout_s:g} s")
             try:
-                yield conn
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-                broken = is_connection_error(e)
-                raise
+                with self._checked_out() as conn:
+                    yield conn
             finally:
-                broken = broken or bool(conn.closed)
-                if not broken and conn.status != psycopg2.extensions.STATUS_READY:
-                    conn.rollback()
-                pool.putconn(conn, close=broken)
+                self._slots.release()
+        finally:
+            with self._lock:
+                del self._busy[id(token)]
+
+    def busy(self) -> list[Busy]:
+        """Who is using (or waiting for) a connection now, and for how long, longest first."""
+        now = time.monotonic()
+        with self._lock:
+            entries = list(self._busy.values())
+        return sorted((Busy(name, now - since) for name, since in entries),
+                      key=lambda b: -b.seconds)
+
+    @contextlib.contextmanager
+    def _checked_out(self) -> Iterator[Connection]:
+        conn = self._take_idle() or self._connect()
+        conn.answer_timeout_s = self._settings.answer_timeout_s
+        broken = False
+        try:
+            yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+            broken = is_connection_error(e)
+            if broken and conn.silence and not isinstance(e, ServerSilent):
+                # psycopg2 closed the connection when our wait gave up; `with conn` then fails
+                # to roll back ("connection already closed"): say what really happened.
+                raise ServerSilent(conn.silence) from e
+            raise
+        finally:
+            self._give_back(conn, broken)
+
+    def _take_idle(self) -> _BoundedConnection | None:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            conn.answer_timeout_s = float(self._settings.connect_timeout_s)
+            if _alive(conn):
+                return conn
+            conn.close()
+
+    def _connect(self) -> _BoundedConnection:
+        return _connect_bounded(self._settings)
+
+    def _give_back(self, conn: _BoundedConnection, broken: bool) -> None:
+        if not broken and not conn.closed \
+                and conn.status != psycopg2.extensions.STATUS_READY:
+            try:
+                conn.rollback()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                broken = True
+        with self._lock:
+            if not (broken or conn.closed or self._closed):
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def close(self) -> None:
         with self._lock:
-            if self._pool is not None:
-                self._pool.closeall()
-                self._pool = None
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def _alive(conn: Connection) -> bool:
-    """A round trip on an idle pooled connection: false if the server dropped it."""
+    """A round trip on an idle pooled connection: false if the server dropped it or is silent."""
     if conn.closed:
         return False
     try:

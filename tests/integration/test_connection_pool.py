@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 
-from dbtable.database import ConnectionPool, DatabaseSettings, is_connection_error
+from dbtable.database import ConnectionPool, DatabaseSettings, PoolTimeout, is_connection_error
+from tests.support.proxy import FreezableProxy
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +84,119 @@ def test_unreachable_server_is_reported_as_a_connection_error(operator_db) -> No
             pass
     assert is_connection_error(raised.value)
     assert operator_db["password"] not in str(raised.value)
+
+
+# --- A server that stops answering: every wait is bounded (issue 8, item 5) -----------------
+
+def through(url: str, proxy: FreezableProxy) -> str:
+    """The same URL, pointed at the proxy."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[0] + f"@{proxy.host}:{proxy.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def proxy(pg_server) -> Iterator[FreezableProxy]:
+    with FreezableProxy(pg_server.host, pg_server.port) as running:
+        yield running
+
+
+def in_thread(work: Callable[[], object], deadline: float) -> tuple[object, float]:
+    """Run ``work`` in a thread; fail if it is still blocked after ``deadline`` seconds (the
+    thread is left to the proxy's resume or close, which unblocks it)."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as e:  # noqa: BLE001 - returned to the test
+            outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(timeout=deadline)
+    assert not thread.is_alive(), f"still blocked after {deadline} s"
+    return outcome[0], time.monotonic() - started
+
+
+def select_one(pool: ConnectionPool) -> object:
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1")
+        return cur.fetchone()[0]
+
+
+def test_idle_connection_behind_a_frozen_proxy_fails_within_the_connect_timeout(
+        operator_db, proxy) -> None:
+    pool = ConnectionPool(DatabaseSettings(url=through(operator_db["url"], proxy),
+                                           connect_timeout_s=2), size=1)
+    try:
+        assert select_one(pool) == 1
+        proxy.freeze()
+        # Ping of the idle connection (2 s), then a new connection that never gets an answer
+        # (2 s): a connection error, not a worker blocked until the kernel gives up.
+        error, elapsed = in_thread(lambda: select_one(pool), deadline=15)
+        assert isinstance(error, psycopg2.OperationalError) and is_connection_error(error), error
+        assert "did not answer within 2 s" in str(error)
+        assert elapsed < 10
+        assert pool.busy() == []
+        proxy.resume()
+        assert select_one(pool) == 1
+    finally:
+        proxy.resume()
+        pool.close()
+
+
+def test_statement_on_a_server_gone_silent_ends_after_statement_timeout_and_grace(
+        operator_db, proxy) -> None:
+    settings = DatabaseSettings(url=through(operator_db["url"], proxy), connect_timeout_s=2,
+                                statement_timeout_ms=1000, answer_grace_s=1)
+    pool = ConnectionPool(settings, size=1)
+
+    def frozen_mid_transaction() -> object:
+        with pool.connection() as conn, conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            proxy.freeze()
+            cur.execute("SELECT 2")
+        return None
+
+    try:
+        error, elapsed = in_thread(frozen_mid_transaction, deadline=15)
+        assert isinstance(error, psycopg2.OperationalError) and is_connection_error(error), error
+        # Not psycopg2's "connection already closed" from `with conn`'s rollback: the cause.
+        assert "did not answer within 2 s" in str(error)
+        assert elapsed < 10
+        proxy.resume()
+        assert select_one(pool) == 1
+    finally:
+        proxy.resume()
+        pool.close()
+
+
+def test_waiting_for_a_free_connection_is_bounded(operator_db) -> None:
+    settings = DatabaseSettings(url=operator_db["url"], statement_timeout_ms=500,
+                                answer_grace_s=0.5)
+    pool = ConnectionPool(settings, size=1)
+    try:
+        with pool.connection():
+            error, elapsed = in_thread(lambda: select_one(pool), deadline=15)
+            assert isinstance(error, PoolTimeout), error
+            assert "all 1 database connections stayed busy for 1 s" in str(error)
+            assert elapsed < 10
+        assert select_one(pool) == 1
+    finally:
+        pool.close()
+
+
+def test_busy_reports_callers_and_for_how_long(operator_db) -> None:
+    pool = ConnectionPool(DatabaseSettings(url=operator_db["url"]), size=1)
+    try:
+        assert pool.busy() == []
+        with pool.connection() as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_sleep(0.2)")
+            [busy] = pool.busy()
+            assert busy.thread == threading.current_thread().name and busy.seconds >= 0.2
+        assert pool.busy() == []
+    finally:
+        pool.close()

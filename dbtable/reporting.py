@@ -1,0 +1,104 @@
+"""The Ready condition, the applied state and Warning Events of one resource (no Kopf here).
+
+Warnings follow the condition, not the attempts: a failure that is retried (a lock held for
+40 s, an outage) posts one Warning when the Ready condition changes to it, not one per retry.
+On top of that, ``EventGate`` drops repeats of the same warning on the same object within a
+window, so a condition that flaps (DatabaseUnavailable, LockTimeout, DatabaseUnavailable, ...)
+during an outage with 1,000 resources does not flood the API server with Events.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
+from typing import Any
+
+from dbtable.conditions import set_condition
+from dbtable.model import ActualTable
+from dbtable.plan import Plan
+
+# (type "Normal" | "Warning", reason, message): posts one Event about this resource.
+PostEvent = Callable[[str, str, str], None]
+
+
+class EventGate:
+    """Lets a given (object, reason, message) through at most once per ``window`` seconds.
+
+    Thread-safe (handlers run in a thread pool) and bounded: the oldest keys are forgotten
+    first, so memory does not grow with the number of objects ever seen.
+    """
+
+    def __init__(self, window: float, max_keys: int = 20000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.window, self._max_keys, self._clock = window, max_keys, clock
+        self._last: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: Hashable) -> bool:
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.window:
+                return False
+            self._last[key] = now
+            self._last.move_to_end(key)
+            while len(self._last) > self._max_keys:
+                self._last.popitem(last=False)
+            return True
+
+
+class Reporter:
+    """Writes the Ready condition and the applied state into a status patch, and posts the
+    Warnings that go with a change of the condition."""
+
+    def __init__(self, status: Mapping[str, Any], patch_status: MutableMapping[str, Any],
+                 generation: int | None, post: PostEvent, gate: EventGate,
+                 object_key: Hashable) -> None:
+        self.status, self.patch_status, self.generation = status, patch_status, generation
+        self._post, self._gate, self._key = post, gate, object_key
+
+    def _ready(self) -> Mapping[str, Any] | None:
+        return next((c for c in self.status.get("conditions") or () if c.get("type") == "Ready"),
+                    None)
+
+    def current_message(self) -> str | None:
+        ready = self._ready()
+        return ready.get("message") if ready else None
+
+    def is_current(self, status: str, reason: str, message: str) -> bool:
+        """The Ready condition already says exactly this about the current generation."""
+        ready = self._ready()
+        return bool(ready) and (ready.get("status"), ready.get("reason"), ready.get("message"),
+                                ready.get("observedGeneration")) == (status, reason, message,
+                                                                     self.generation)
+
+    def _condition(self, status: str, reason: str, message: str) -> None:
+        self.patch_status["conditions"] = set_condition(
+            self.status.get("conditions"), type="Ready", status=status, reason=reason,
+            message=message, generation=self.generation)
+        self.patch_status["observedGeneration"] = self.generation
+
+    def failed(self, reason: str, message: str,
+               warnings: list[tuple[str, str]] | None = None) -> None:
+        """Ready False; post ``warnings`` (default: one with the condition's own reason and
+        message) only if the condition changes with this, each subject to the gate."""
+        changed = not self.is_current("False", reason, message)
+        self._condition("False", reason, message)
+        if changed:
+            for event_reason, event_message in warnings or [(reason, message)]:
+                self.warn(event_reason, event_message)
+
+    def warn(self, reason: str, message: str) -> None:
+        """A Warning Event, unless the same one was posted on this object within the window."""
+        if self._gate.allow((self._key, reason, message)):
+            self._post("Warning", reason, message)
+
+    def ready(self, table: ActualTable | None, plan: Plan) -> None:
+        changes = "; ".join(op.describe() for op in plan.operations) or "no changes needed"
+        self._condition("True", "Reconciled", f"Table is up to date ({changes})")
+        if table is not None:
+            self.patch_status["tableName"] = table.name
+            self.patch_status["columns"] = [{"name": c.name, "type": c.type}
+                                            for c in table.columns]
+            self.patch_status["primaryKey"] = list(table.primary_key)

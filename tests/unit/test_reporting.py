@@ -1,0 +1,104 @@
+"""Warnings follow the Ready condition, and repeats on one object are rate-limited."""
+from __future__ import annotations
+
+from typing import Any
+
+from dbtable.model import ActualColumn, ActualTable
+from dbtable.plan import Plan
+from dbtable.reporting import EventGate, Reporter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def reporter(status: dict[str, Any], gate: EventGate, posted: list[tuple[str, str, str]],
+             generation: int = 1, key: str = "uid-1") -> tuple[Reporter, dict[str, Any]]:
+    patch: dict[str, Any] = {}
+    return Reporter(status, patch, generation, lambda *event: posted.append(event), gate,
+                    key), patch
+
+
+def test_failure_posts_one_warning_when_the_condition_changes() -> None:
+    posted: list[tuple[str, str, str]] = []
+    gate = EventGate(window=600, clock=Clock())
+    report, patch = reporter({}, gate, posted)
+    report.failed("LockTimeout", "locked")
+    assert posted == [("Warning", "LockTimeout", "locked")]
+    [condition] = patch["conditions"]
+    assert (condition["status"], condition["reason"], condition["message"]) == (
+        "False", "LockTimeout", "locked")
+    assert patch["observedGeneration"] == 1
+
+
+def test_retry_with_the_same_condition_posts_nothing() -> None:
+    posted: list[tuple[str, str, str]] = []
+    gate = EventGate(window=0, clock=Clock())  # no rate limit: only the condition decides
+    report, patch = reporter({}, gate, posted)
+    report.failed("LockTimeout", "locked")
+    retry, _ = reporter({"conditions": patch["conditions"]}, gate, posted)
+    retry.failed("LockTimeout", "locked")
+    assert posted == [("Warning", "LockTimeout", "locked")]
+
+
+def test_same_condition_on_a_new_generation_is_news() -> None:
+    posted: list[tuple[str, str, str]] = []
+    gate = EventGate(window=0, clock=Clock())
+    report, patch = reporter({}, gate, posted)
+    report.failed("ApplyFailed", "refused")
+    again, _ = reporter({"conditions": patch["conditions"]}, gate, posted, generation=2)
+    again.failed("ApplyFailed", "refused")
+    assert len(posted) == 2
+
+
+def test_flapping_condition_repeats_are_rate_limited_per_object() -> None:
+    posted: list[tuple[str, str, str]] = []
+    clock = Clock()
+    gate = EventGate(window=600, clock=clock)
+    status: dict[str, Any] = {}
+    for reason in ["DatabaseUnavailable", "LockTimeout"] * 3:
+        report, patch = reporter(status, gate, posted)
+        report.failed(reason, reason.lower())
+        status = {"conditions": patch["conditions"]}
+        clock.now += 30
+    assert [event[1] for event in posted] == ["DatabaseUnavailable", "LockTimeout"]
+    other, _ = reporter({}, gate, posted, key="uid-2")
+    other.failed("LockTimeout", "locktimeout")
+    assert len(posted) == 3  # another object is not limited by the first one's Events
+    clock.now += 600
+    report, _ = reporter({}, gate, posted)
+    report.failed("LockTimeout", "locktimeout")
+    assert len(posted) == 4  # the window has passed
+
+
+def test_gate_forgets_the_oldest_keys_beyond_its_size() -> None:
+    gate = EventGate(window=600, max_keys=2, clock=Clock())
+    assert gate.allow("a") and gate.allow("b") and gate.allow("c")
+    assert not gate.allow("c") and not gate.allow("b")
+    assert gate.allow("a")  # forgotten
+
+
+def test_refusals_post_their_own_warnings_once() -> None:
+    posted: list[tuple[str, str, str]] = []
+    gate = EventGate(window=600, clock=Clock())
+    report, _ = reporter({}, gate, posted)
+    report.failed("ColumnRemoved", "Refused: a; b",
+                  warnings=[("ColumnRemoved", "a"), ("TypeChanged", "b")])
+    assert posted == [("Warning", "ColumnRemoved", "a"), ("Warning", "TypeChanged", "b")]
+
+
+def test_ready_writes_the_applied_table() -> None:
+    posted: list[tuple[str, str, str]] = []
+    report, patch = reporter({}, EventGate(window=600), posted)
+    table = ActualTable(schema="public", name="t", columns=(ActualColumn("id", "integer"),),
+                        primary_key=("id",), primary_key_constraint="t_pkey", owner=None,
+                        comment=None)
+    report.ready(table, Plan(operations=(), refusals=()))
+    assert patch["conditions"][0]["reason"] == "Reconciled"
+    assert (patch["tableName"], patch["columns"], patch["primaryKey"]) == (
+        "t", [{"name": "id", "type": "integer"}], ["id"])
+    assert posted == []
