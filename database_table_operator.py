@@ -56,6 +56,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     # Repeats of one Warning on one object are dropped for this long (an outage with 1,000
     # resources would otherwise post tens of thousands of Events).
     memo.events = EventGate(window=float(os.environ.get("DBT_EVENT_REPEAT_S", "600")))
+    # Every database wait is bounded, so a handler still busy past this is stuck where no
+    # bound reaches: /healthz fails and the kubelet restarts the operator.
+    memo.stuck_after = float(os.environ.get("DBT_STUCK_AFTER_S", "300"))
     logger.info("Using PostgreSQL at %s, schema %s", database.describe(), database.schema)
 
 
@@ -74,6 +77,22 @@ def close_pool(memo: kopf.Memo, **_: Any) -> None:
     """Close the database connections when the operator stops."""
     if "pool" in memo:
         memo.pool.close()
+
+
+@kopf.on.probe(id="databaseWorkers", errors=kopf.ErrorsMode.PERMANENT)
+async def probe_workers(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Liveness: fail /healthz while a handler has been at the database past the bound.
+
+    Async on purpose: it must answer when every worker thread is the one stuck. A raising
+    probe hangs /healthz unless its errors are PERMANENT; then Kopf answers 500.
+    """
+    busy = memo.pool.busy() if "pool" in memo else []
+    stuck = [b for b in busy if b.seconds > memo.stuck_after]
+    if stuck:
+        raise kopf.PermanentError(
+            f"{len(stuck)} worker(s) busy with the database for more than "
+            f"{memo.stuck_after:g} s (longest {stuck[0].seconds:.0f} s, {stuck[0].thread})")
+    return {"busy": len(busy), "longestSeconds": round(busy[0].seconds, 1) if busy else 0}
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile")

@@ -153,6 +153,7 @@ class RunningOperator:
     logs: Callable[[], str]
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    liveness_url: str | None = None  # Kopf's /healthz (container mode)
 
 
 def _free_port() -> int:
@@ -201,7 +202,8 @@ def start_operator(namespace: Namespace, database: Database, tmp_path: Path,
 
 
 def _start_container(env: dict[str, str], log_path: Path) -> RunningOperator:
-    command = dockerfile_command().replace("0.0.0.0:8080", f"127.0.0.1:{_free_port()}")
+    liveness = f"127.0.0.1:{_free_port()}"
+    command = dockerfile_command().replace("0.0.0.0:8080", liveness)
     full_env = {**os.environ, **env,
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     log = log_path.open("wb")
@@ -219,7 +221,7 @@ def _start_container(env: dict[str, str], log_path: Path) -> RunningOperator:
         log.close()
 
     return RunningOperator(stop=stop, logs=lambda: log_path.read_text(errors="replace"),
-                           process=process, env=env)
+                           process=process, env=env, liveness_url=f"http://{liveness}/healthz")
 
 
 def _start_inprocess(env: dict[str, str], namespace: Namespace,
