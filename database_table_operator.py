@@ -8,6 +8,7 @@ or print the SQL it would run for a manifest (``python -m database_table_operato
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -17,12 +18,14 @@ import kopf
 
 from dbtable.database import ConnectionPool, settings_from_env
 from dbtable.errors import InvalidSpec
-from dbtable.failures import MAX_RETRY_DELAY, classify, retry_delay
+from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
+from dbtable.persistence import UidBoundDiffBaseStorage
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
-                          MarkOwned, Plan, RenameTable, Unmark)
+                          MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
+from dbtable.retention import parse_retention, purge_expired, purge_interval
 from dbtable.spec import parse_spec
 
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
@@ -35,6 +38,7 @@ EVENT_REASONS: dict[type, str] = {
     CreateTable: "TableCreated", RenameTable: "TableRenamed", AddColumn: "ColumnAdded",
     DropPrimaryKey: "PrimaryKeyChanged", AddPrimaryKey: "PrimaryKeyChanged",
     MarkOwned: "TableAdopted", Unmark: "TableRetained", DropTable: "TableDropped",
+    ReclaimTable: "TableReclaimed", MarkRetained: "TableSetAside",
 }
 
 
@@ -46,7 +50,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     settings.persistence.finalizer = FINALIZER
     # Keep Kopf's bookkeeping in annotations: the status schema holds only our fields.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    # Bound to the uid: a restored object (same name, new uid, old annotations) counts as new,
+    # so it is reconciled and reclaims its table instead of being skipped as already handled.
+    settings.persistence.diffbase_storage = UidBoundDiffBaseStorage(prefix=GROUP)
     # psycopg2 blocks: handlers are sync and run in this pool, one connection per worker.
     workers = int(os.environ.get("DBT_WORKERS", "4"))
     settings.execution.max_workers = workers
@@ -72,9 +78,36 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return kopf.login_via_client(**kwargs)
 
 
+@kopf.on.startup()
+async def start_purging(memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    """With DBT_DROP_RETENTION, keep dropped tables aside, and drop them once their window
+    is over."""
+    memo.retention = parse_retention(os.environ.get("DBT_DROP_RETENTION"))
+    if memo.retention is not None:
+        memo.purging = asyncio.create_task(_purge_forever(memo, logger))
+
+
+async def _purge_forever(memo: kopf.Memo, logger: logging.Logger) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(purge_interval(memo.retention))
+        try:
+            # psycopg2 blocks: run it in a thread, with one of the pool's connections.
+            await loop.run_in_executor(None, _purge_once, memo)
+        except Exception as e:  # logged and tried again next time; never stops the loop
+            logger.warning("Could not purge retained tables: %s", first_line(e))
+
+
+def _purge_once(memo: kopf.Memo) -> None:
+    with memo.pool.connection() as conn:
+        purge_expired(conn, memo.database)
+
+
 @kopf.on.cleanup()
 def close_pool(memo: kopf.Memo, **_: Any) -> None:
-    """Close the database connections when the operator stops."""
+    """Stop purging and close the database connections when the operator stops."""
+    if "purging" in memo:
+        memo.purging.cancel()
     if "pool" in memo:
         memo.pool.close()
 
@@ -149,9 +182,10 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
 def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
             memo: kopf.Memo, retry: int, logger: logging.Logger, **_: Any) -> None:
     """Drop the table (deletionPolicy Drop) or release it (Retain); retried until it works."""
-    raw_policy = spec.get("deletionPolicy", DeletionPolicy.DROP.value)
+    raw_policy = spec.get("deletionPolicy")
     try:
-        policy = DeletionPolicy(raw_policy)
+        # Not given: Drop for a table the operator created, Retain for one it adopted.
+        policy = DeletionPolicy(raw_policy) if raw_policy is not None else None
     except ValueError:
         # Never drop what the user did not clearly ask to drop.
         policy = DeletionPolicy.RETAIN
@@ -161,7 +195,8 @@ def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
     report = reporter(body, status, patch, memo)
     try:
         with memo.pool.connection() as conn:
-            outcome = delete_table(conn, memo.database, owner_of(body), policy)
+            outcome = delete_table(conn, memo.database, owner_of(body), policy,
+                                   retention=memo.get("retention"))
     except Exception as e:
         _raise_classified(e, report, retry, memo, logger, action="delete the table",
                           deleting=True)

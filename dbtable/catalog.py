@@ -4,15 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from dbtable.model import ActualColumn, ActualTable, Owner
+from dbtable.ownership import Marker, TableComment
 
 _BY_NAME = """
 SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s
 """
-# The marker is JSON in the table comment. The server filters on the exact JSON fragment that
-# names this owner, so the cost does not grow with the number of managed tables;
-# Owner.from_marker() then parses the few rows that match.
+# The marker is a JSON line in the table comment. The server filters on the exact JSON fragment
+# that names this owner's namespace and name; Owner.from_marker() then parses the few rows that
+# match.
 _BY_MARKER = """
 SELECT c.oid, c.relname, d.description
   FROM pg_description d
@@ -77,9 +78,10 @@ def read_blocker(cur: Any, schema: str, name: str) -> str | None:
 
 
 def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
-    """The table whose marker names this resource's uid, whatever it is called now.
-
-    Without a uid (the plan command reading a file) the marker's namespace and name are used.
+    """The table whose marker names this resource's namespace and name, whatever the table is
+    called now and whichever uid wrote the marker: two live objects never share a namespace
+    and name, so a marker with another uid was written by an earlier object of this resource
+    (before a restore or a re-create), and the planner reclaims it.
     """
     pattern = "%" + _like_escape(owner.marker_fragment()) + "%"
     cur.execute(_BY_MARKER, {"schema": schema, "pattern": pattern})
@@ -87,8 +89,16 @@ def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
     if len(rows) > 1:
         raise AmbiguousOwnership(
             f"tables {', '.join(sorted(r[1] for r in rows))} all carry the ownership marker of "
-            f"{owner}; remove the comment from the ones that are copies")
+            f"{owner}; remove the marker from the ones that are copies")
     return _read_details(cur, schema, rows[0]) if rows else None
+
+
+def read_retained_tables(cur: Any, schema: str) -> list[tuple[str, Marker]]:
+    """Every table kept aside after its resource was deleted, with its marker."""
+    cur.execute(_BY_MARKER, {"schema": schema, "pattern": '%"retainedUntil": %'})
+    found = [(name, TableComment.parse(comment).marker) for _, name, comment in cur.fetchall()]
+    return [(name, marker) for name, marker in found
+            if marker is not None and marker.retained_until is not None]
 
 
 def _like_escape(text: str) -> str:
@@ -96,11 +106,7 @@ def _like_escape(text: str) -> str:
 
 
 def _same_owner(found: Owner | None, owner: Owner) -> bool:
-    if found is None:
-        return False
-    if owner.uid:
-        return found.uid == owner.uid
-    return (found.namespace, found.name) == (owner.namespace, owner.name)
+    return owner.same_resource(found)
 
 
 def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> ActualTable:

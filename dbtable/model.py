@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 
+from dbtable.ownership import MARKER_KEY, MARKER_VALUE, Owner  # noqa: F401  (re-exported)
 from dbtable.types import ColumnType
-
-MARKER_KEY = "managedBy"
-MARKER_VALUE = "database-table-operator"
 
 
 class DeletionPolicy(str, enum.Enum):
@@ -16,46 +13,6 @@ class DeletionPolicy(str, enum.Enum):
 
     DROP = "Drop"
     RETAIN = "Retain"
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The resource a table belongs to. Its uid is what the operator finds its table by."""
-
-    namespace: str
-    name: str
-    uid: str
-
-    def marker(self) -> str:
-        """The table comment that marks the table as owned by this resource."""
-        return json.dumps({MARKER_KEY: MARKER_VALUE, "namespace": self.namespace,
-                           "name": self.name, "uid": self.uid}, sort_keys=True)
-
-    def marker_fragment(self) -> str:
-        """The part of marker() that identifies this owner: the uid, or without one (a file
-        read by the plan command) the name and namespace, adjacent in marker()'s key order."""
-        if self.uid:
-            return f'"uid": {json.dumps(self.uid)}'
-        return f'"name": {json.dumps(self.name)}, "namespace": {json.dumps(self.namespace)}'
-
-    @classmethod
-    def from_marker(cls, comment: str | None) -> "Owner | None":
-        """The owner named by a table comment, or None when the comment is not our marker."""
-        if not comment:
-            return None
-        try:
-            data = json.loads(comment)
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or data.get(MARKER_KEY) != MARKER_VALUE:
-            return None
-        fields = (data.get("namespace"), data.get("name"), data.get("uid"))
-        if not all(isinstance(f, str) and f for f in fields):
-            return None
-        return cls(*fields)
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -71,9 +28,9 @@ class DesiredTable:
     name: str
     columns: tuple[DesiredColumn, ...]
     primary_key: tuple[str, ...]
-    deletion_policy: DeletionPolicy = DeletionPolicy.DROP
+    # None: not given; Drop for a table the operator created, Retain for one it adopted.
+    deletion_policy: DeletionPolicy | None = None
     adopt_existing: bool = False
-
 
 
 @dataclass(frozen=True)

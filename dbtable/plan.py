@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from dbtable.model import ActualTable, DeletionPolicy, DesiredColumn, DesiredTable, Owner
+from dbtable.ownership import Marker, TableComment, retained_name
 
 
 @dataclass(frozen=True)
@@ -64,20 +66,57 @@ class AddPrimaryKey:
 
 @dataclass(frozen=True)
 class MarkOwned:
-    """Write the ownership marker (a table comment naming the resource)."""
+    """Write the ownership marker into the table comment, beside the users' text (``keep``)."""
 
     table: str
     owner: Owner
+    keep: str | None = None
+    adopted: bool = False
+
+    def marker(self) -> Marker:
+        return Marker(self.owner, adopted=self.adopted)
+
+    def comment(self) -> str:
+        return TableComment(user_text=self.keep).with_marker(self.marker())
 
     def describe(self) -> str:
         return f"marked table {self.table} as owned by {self.owner}"
 
 
 @dataclass(frozen=True)
+class ReclaimTable(MarkOwned):
+    """Rewrite the marker of a table this resource's namespace/name owned under another uid:
+    the same resource came back (a restore, a re-create, a finalizer removed by hand)."""
+
+    previous_uid: str = ""
+
+    def describe(self) -> str:
+        return (f"reclaimed table {self.table} for {self.owner} (its marker named an earlier "
+                f"object of the same namespace and name, uid {self.previous_uid})")
+
+
+@dataclass(frozen=True)
+class MarkRetained(MarkOwned):
+    """Mark a dropped table kept aside: the same namespace/name re-created reclaims it, and
+    it is purged after ``retained_until``."""
+
+    retained_until: str = ""
+
+    def marker(self) -> Marker:
+        return Marker(self.owner, adopted=self.adopted, retained_until=self.retained_until)
+
+    def describe(self) -> str:
+        return (f"kept table {self.table} aside until {self.retained_until} "
+                f"(DBT_DROP_RETENTION): a DatabaseTable {self.owner} created again before "
+                "then takes it back with its rows")
+
+
+@dataclass(frozen=True)
 class Unmark:
-    """Remove the ownership marker: the table is left to its users (deletionPolicy Retain)."""
+    """Remove the ownership marker, keep the users' text: the table is left to its users."""
 
     table: str
+    keep: str | None = None
 
     def describe(self) -> str:
         return f"released table {self.table} (kept with its rows, ownership marker removed)"
@@ -92,7 +131,7 @@ class DropTable:
 
 
 Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryKey | MarkOwned \
-    | Unmark | DropTable
+    | ReclaimTable | MarkRetained | Unmark | DropTable
 
 
 class RefusalReason(str, enum.Enum):
@@ -128,11 +167,12 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
                    occupant: ActualTable | None, blocker: str | None = None) -> Plan:
     """Plan from the catalog's state to the spec.
 
-    ``owned`` is the table that carries this resource's marker (found by uid, whatever its
-    name); ``occupant`` is the table that currently holds the desired name, if that is another
-    table; ``blocker`` names what else holds that name (an index, a view, a type), which no
-    table can then take. A table that another resource owns, or that nobody owns and the spec
-    did not ask to adopt, is never touched.
+    ``owned`` is the table whose marker names this resource's namespace and name (whatever the
+    table is called now, and whichever uid wrote the marker); ``occupant`` is the table that
+    currently holds the desired name, if that is another table; ``blocker`` names what else
+    holds that name (an index, a view, a type), which no table can then take. A table that
+    another resource owns is never touched; one that nobody owns is adopted only when the spec
+    asks and a database owner consented in the table's comment.
     """
     moving = owned is None or owned.name != desired.name
     if blocker is not None and occupant is None and moving:
@@ -143,23 +183,40 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
         conflict = _conflict(desired, owner, owned, occupant)
         if conflict is not None:
             return Plan(refusals=(conflict,))
-        # Explicit adoption of an unowned table: it becomes ours, then converges as usual.
-        return _merge(Plan(operations=(MarkOwned(occupant.name, owner),)),
-                      _plan_changes(desired, occupant))
+        # Consented adoption of an unowned table: it becomes ours, then converges as usual.
+        keep = TableComment.parse(occupant.comment).user_text
+        return _merge(Plan(operations=(MarkOwned(occupant.name, owner, keep, adopted=True),)),
+                      _adoption_changes(desired, occupant))
     if owned is None:
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
             MarkOwned(desired.name, owner)))
-    return _plan_changes(desired, owned)
+    return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned))
 
 
-def plan_delete(owned: ActualTable | None, policy: DeletionPolicy) -> Plan:
-    """Drop the owned table, or release it (Retain). Nothing owned: nothing to do."""
-    if owned is None:
+def plan_delete(owned: ActualTable | None, policy: DeletionPolicy | None,
+                retain_until: datetime | None = None) -> Plan:
+    """Drop the owned table, keep it aside (a retention window), or release it.
+
+    ``policy`` None (not given in the spec) drops a table the operator created and releases
+    one it adopted: a table that existed before is never dropped unless the spec says Drop.
+    With ``retain_until`` a Drop renames the table aside and marks it retained until then.
+    """
+    if owned is None or owned.owner is None:
         return Plan()
-    if policy is DeletionPolicy.RETAIN:
-        return Plan(operations=(Unmark(owned.name),))
-    return Plan(operations=(DropTable(owned.name),))
+    comment = TableComment.parse(owned.comment)
+    if comment.marker is not None and comment.marker.retained_until is not None:
+        return Plan()  # already kept aside by an earlier run of this deletion
+    adopted = comment.marker is not None and comment.marker.adopted
+    if policy is DeletionPolicy.RETAIN or (policy is None and adopted):
+        return Plan(operations=(Unmark(owned.name, comment.user_text),))
+    if retain_until is None:
+        return Plan(operations=(DropTable(owned.name),))
+    retain_until = retain_until.astimezone(timezone.utc)
+    aside = retained_name(owned.name, owned.owner, retain_until)
+    until = retain_until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Plan(operations=(RenameTable(owned.name, aside),
+                            MarkRetained(aside, owned.owner, comment.user_text, adopted, until)))
 
 
 def plan_repair(plan: Plan) -> Plan:
@@ -182,8 +239,12 @@ def plan_repair(plan: Plan) -> Plan:
 
 def _conflict(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
               occupant: ActualTable) -> Refusal | None:
+    """Why ``occupant`` (a table holding the desired name that is not ours) cannot be taken.
+
+    The messages never describe the occupant's columns: they are not this resource's to see.
+    """
     field = "spec.tableName"
-    if occupant.owner is not None and occupant.owner.uid != owner.uid:
+    if occupant.owner is not None:
         return Refusal(RefusalReason.CONFLICT, field,
                        f"table {occupant.name} belongs to DatabaseTable {occupant.owner}; "
                        "choose another tableName")
@@ -191,12 +252,54 @@ def _conflict(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
         return Refusal(RefusalReason.CONFLICT, field,
                        f"cannot rename table {owned.name} to {desired.name}: a table of that "
                        "name already exists and is not managed by this resource")
+    consent = _consent_statement(occupant, owner)
     if not desired.adopt_existing:
         return Refusal(RefusalReason.CONFLICT, field,
                        f"table {occupant.name} already exists and is not managed by this "
-                       "operator; set spec.adoptExistingTable: true to take it over, or choose "
-                       "another tableName")
+                       "operator; choose another tableName, or to take it over set "
+                       "spec.adoptExistingTable: true and have a database owner consent with: "
+                       f"{consent}")
+    if TableComment.parse(occupant.comment).adopt_by != str(owner):
+        return Refusal(RefusalReason.CONFLICT, field,
+                       f"table {occupant.name} already exists and is not managed by this "
+                       "operator; adopting it needs the consent of a database owner, who must "
+                       f"run: {consent} (or add that JSON as a line of the table's comment)")
     return None
+
+
+def _consent_statement(occupant: ActualTable, owner: Owner) -> str:
+    table = ".".join('"' + part.replace('"', '""') + '"'
+                     for part in (occupant.schema, occupant.name))
+    return f"COMMENT ON TABLE {table} IS '{owner.consent()}';"
+
+
+def _reclaim(owned: ActualTable, owner: Owner) -> tuple[Operation, ...]:
+    """Rewrite the marker when an earlier object of this namespace/name wrote it, or when the
+    table was kept aside after a deletion: this resource takes it back, rows and all."""
+    comment = TableComment.parse(owned.comment)
+    marker = comment.marker
+    previous = owned.owner
+    if not owner.uid:
+        return ()  # a manifest read from a file (the plan command): no uid to write
+    if previous is None or (previous.uid == owner.uid
+                            and (marker is None or marker.retained_until is None)):
+        return ()
+    return (ReclaimTable(owned.name, owner, comment.user_text,
+                         adopted=marker is not None and marker.adopted,
+                         previous_uid=previous.uid),)
+
+
+def _adoption_changes(desired: DesiredTable, occupant: ActualTable) -> Plan:
+    """The changes that adopt ``occupant``; a mismatch is refused without naming its columns
+    or types, which the adopting resource has no right to learn from the operator."""
+    plan = _plan_changes(desired, occupant)
+    if not plan.refused:
+        return plan
+    return Plan(refusals=(Refusal(
+        RefusalReason.CONFLICT, "spec.columns",
+        f"cannot adopt table {occupant.name}: spec.columns does not declare every column of "
+        "the table with its exact type; ask the table's owner for its definition (nothing "
+        "about it is shown here)"),))
 
 
 def _plan_changes(desired: DesiredTable, actual: ActualTable) -> Plan:

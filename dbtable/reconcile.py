@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
@@ -15,7 +18,7 @@ from psycopg2.extensions import connection as Connection
 from dbtable.catalog import read_blocker, read_owned_table, read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
-from dbtable.plan import Plan, plan_delete, plan_reconcile, plan_repair
+from dbtable.plan import Operation, Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.render import render
 
 log = logging.getLogger(__name__)
@@ -54,16 +57,41 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
 
 
 def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
-                 policy: DeletionPolicy) -> Outcome:
-    """Drop (Drop) or release (Retain) the resource's table, if it has one."""
+                 policy: DeletionPolicy | None, retention: timedelta | None = None) -> Outcome:
+    """Drop, keep aside (``retention``) or release (Retain) the resource's table, if it has one.
+
+    Only a table whose marker names this very object (its uid) is touched: a marker of the
+    same namespace/name with another uid belongs to a newer object of the resource, which a
+    late deletion of an older one must not drop.
+    """
     with conn, conn.cursor() as cur:
         _begin(cur, settings, owner)
         owned = read_owned_table(cur, settings.schema, owner)
+        if owned is not None and (owned.owner is None or owned.owner.uid != owner.uid):
+            owned = None
+        until = None
         if owned is not None:
             _lock_names(cur, {owned.name})
-        plan = plan_delete(owned, policy)
+            if retention is not None:
+                cur.execute("SELECT now() + %s", (retention,))
+                until = cur.fetchone()[0]
+        plan = plan_delete(owned, policy, retain_until=until)
         statements = _execute(conn, cur, plan, settings.schema)
         return Outcome(plan, statements, None)
+
+
+def execute_locked(conn: Connection, settings: DatabaseSettings, owner: Owner, name: str,
+                   decide: Callable[[Any], Operation | None]) -> bool:
+    """Under the locks of ``owner`` and of table ``name``, run the operation ``decide`` picks
+    after reading the catalog (e.g. purging a table kept aside); True when one ran."""
+    with conn, conn.cursor() as cur:
+        _begin(cur, settings, owner)
+        _lock_names(cur, {name})
+        operation = decide(cur)
+        if operation is None:
+            return False
+        _execute(conn, cur, Plan(operations=(operation,)), settings.schema)
+        return True
 
 
 def preview(conn: Connection | None, settings: DatabaseSettings, desired: DesiredTable,
@@ -96,8 +124,10 @@ def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:
     cur.execute("SELECT set_config('lock_timeout', %s, true), "
                 "set_config('statement_timeout', %s, true)",
                 (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms"))
+    # Keyed by namespace/name, not uid: an earlier object of the same resource (a restore, a
+    # re-create) and this one then never work on the table at the same time.
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                (LOCK_CLASS, f"resource:{owner.uid or owner}"))
+                (LOCK_CLASS, f"resource:{owner}"))
 
 
 def _lock_names(cur: object, names: set[str]) -> None:

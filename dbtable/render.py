@@ -68,12 +68,16 @@ def _(op: AddPrimaryKey, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: MarkOwned, schema: str) -> sql.Composed:
+    # Also ReclaimTable and MarkRetained: the whole comment, the users' lines first.
     return sql.SQL("COMMENT ON TABLE {} IS {}").format(_table(schema, op.table),
-                                                        sql.Literal(op.owner.marker()))
+                                                        sql.Literal(op.comment()))
 
 
 @_render.register
 def _(op: Unmark, schema: str) -> sql.Composed:
+    if op.keep:  # what the table's users wrote stays
+        return sql.SQL("COMMENT ON TABLE {} IS {}").format(_table(schema, op.table),
+                                                            sql.Literal(op.keep))
     return sql.SQL("COMMENT ON TABLE {} IS NULL").format(_table(schema, op.table))
 
 

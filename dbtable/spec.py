@@ -31,7 +31,7 @@ def parse_spec(spec: object) -> DesiredTable:
     name = _parse_table_name(spec.get("tableName"), errors)
     columns = _parse_columns(spec.get("columns"), errors)
     key = _parse_primary_key(spec.get("primaryKey"), columns, errors)
-    policy = _parse_deletion_policy(spec.get("deletionPolicy", DeletionPolicy.DROP.value), errors)
+    policy = _parse_deletion_policy(spec.get("deletionPolicy"), errors)
     adopt = spec.get("adoptExistingTable", False)
     if not isinstance(adopt, bool):
         errors.append(FieldError("spec.adoptExistingTable",
@@ -144,7 +144,9 @@ def _parse_primary_key(value: object, columns: list[DesiredColumn],
     return tuple(key)
 
 
-def _parse_deletion_policy(value: Any, errors: list[FieldError]) -> DeletionPolicy:
+def _parse_deletion_policy(value: Any, errors: list[FieldError]) -> DeletionPolicy | None:
+    if value is None:  # not given: the planner decides by how the table came to be ours
+        return None
     try:
         return DeletionPolicy(value)
     except ValueError:

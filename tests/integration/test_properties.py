@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import secrets
 import subprocess
@@ -421,7 +423,7 @@ def assert_parses_as_intended(op: Operation, text: str, schema: str) -> None:
         assert isinstance(statement, ast.CommentStmt)
         assert statement.objtype == ObjectType.OBJECT_TABLE
         assert strings(statement.object) == (schema, op.table)
-        assert statement.comment == (op.owner.marker() if isinstance(op, MarkOwned) else None)
+        assert statement.comment == (op.comment() if isinstance(op, MarkOwned) else op.keep)
     elif isinstance(op, DropTable):
         assert isinstance(statement, ast.DropStmt)
         assert statement.removeType == ObjectType.OBJECT_TABLE
@@ -457,7 +459,8 @@ def test_rendered_sql_reparses_into_exactly_the_intended_statements(
     elif scenario == "converge":
         plan = plan_reconcile(desired, owner, data.draw(actual_tables(desired, owner)), None)
     elif scenario == "adopt":
-        occupant = data.draw(actual_tables(desired, None, renamed=False))
+        occupant = dataclasses.replace(data.draw(actual_tables(desired, None, renamed=False)),
+                                       comment=owner.consent())  # a database owner consented
         plan = plan_reconcile(DesiredTable(desired.name, desired.columns, desired.primary_key,
                                            adopt_existing=True), owner, None, occupant)
     else:

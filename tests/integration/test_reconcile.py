@@ -154,8 +154,16 @@ def test_unowned_table_is_not_touched_unless_adopted(conn, settings) -> None:
     assert delete_table(conn, settings, OWNER, DeletionPolicy.DROP).statements == ()
     assert snapshot(conn, settings.schema) == before
 
-    adopted = apply(conn, settings, adoptExistingTable=True,
-                    columns=[{"USER_ID": "integer"}, {"NOTE": "text"}, {"EXTRA": "date"}])
+    matching = [{"USER_ID": "integer"}, {"NOTE": "text"}, {"EXTRA": "date"}]
+    unconsented = apply(conn, settings, adoptExistingTable=True, columns=matching)
+    assert unconsented.plan.refusals[0].reason is RefusalReason.CONFLICT
+    assert "adoptBy" in unconsented.plan.refusals[0].message
+    assert snapshot(conn, settings.schema) == before
+
+    with conn, conn.cursor() as cur:  # what a database owner runs to consent
+        cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            sql.Identifier(settings.schema, "website_users"), sql.Literal(OWNER.consent())))
+    adopted = apply(conn, settings, adoptExistingTable=True, columns=matching)
     assert adopted.table.owner == OWNER
     assert [c.name for c in adopted.table.columns] == ["user_id", "note", "extra"]
 

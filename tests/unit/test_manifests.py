@@ -230,7 +230,8 @@ def test_spec_requires_the_seed_fields_and_defaults_the_new_ones(
     assert set(fields) == {"tableName", "columns", "primaryKey", "deletionPolicy",
                            "adoptExistingTable"}
     assert fields["deletionPolicy"]["enum"] == ["Drop", "Retain"]
-    assert fields["deletionPolicy"]["default"] == "Drop"
+    # No default: absent means Drop for a created table, Retain for an adopted one.
+    assert "default" not in fields["deletionPolicy"]
     assert fields["adoptExistingTable"] == {**fields["adoptExistingTable"],
                                             "type": "boolean", "default": False}
     assert (fields["columns"]["minItems"], fields["columns"]["maxItems"]) == (1, 1600)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dbtable.conditions import set_condition
 from dbtable.model import Owner
+from dbtable.ownership import Marker
 
 
 def test_marker_round_trips() -> None:
@@ -37,9 +38,9 @@ def test_other_conditions_are_kept() -> None:
     assert [c["type"] for c in result] == ["Drifted", "Ready"]
 
 
-def test_marker_fragment_is_part_of_the_marker_for_uid_and_for_name() -> None:
+def test_marker_fragment_names_namespace_and_name_in_every_marker_of_the_resource() -> None:
     owner = Owner("team-a", "orders.v2", "6c1d-ef")
-    assert owner.marker_fragment() == '"uid": "6c1d-ef"'
-    assert owner.marker_fragment() in owner.marker()
-    by_name = Owner("team-a", "orders.v2", "")
-    assert by_name.marker_fragment() in by_name.marker()
+    assert owner.marker_fragment() == '"name": "orders.v2", "namespace": "team-a"'
+    for marker in (owner.marker(), Owner("team-a", "orders.v2", "other-uid").marker(),
+                   Marker(owner, adopted=True, retained_until="2026-01-01T00:00:00Z").text()):
+        assert owner.marker_fragment() in marker

@@ -1,6 +1,8 @@
 """Planning from the catalog's state to the spec: operations and refusals, no database."""
 from __future__ import annotations
 
+import dataclasses
+
 from dbtable.model import ActualColumn, ActualTable, DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, Plan, RefusalReason, RenameTable, Unmark, plan_delete,
@@ -110,18 +112,12 @@ def test_unowned_table_is_a_conflict_without_adoption() -> None:
     assert "adoptExistingTable" in refusal.message
 
 
-def test_unowned_table_is_adopted_when_asked() -> None:
+def test_unowned_table_is_adopted_when_asked_and_consented() -> None:
     spec = desired(adoptExistingTable=True, columns=SPEC["columns"] + [{"X": "text"}])
-    plan = plan_reconcile(spec, OWNER, None, actual(owner=None))
-    assert plan.operations == (MarkOwned("website_users", OWNER),
+    consented = dataclasses.replace(actual(owner=None), comment=OWNER.consent())
+    plan = plan_reconcile(spec, OWNER, None, consented)
+    assert plan.operations == (MarkOwned("website_users", OWNER, adopted=True),
                                AddColumn("website_users", spec.columns[2]))
-
-
-def test_adoption_still_refuses_destructive_differences() -> None:
-    spec = desired(adoptExistingTable=True, columns=[{"USER_ID": "integer"}])
-    plan = plan_reconcile(spec, OWNER, None, actual(owner=None))
-    assert plan.operations == ()
-    assert plan.refusals[0].reason is RefusalReason.COLUMN_REMOVED
 
 
 def test_adoption_never_takes_another_resources_table() -> None:

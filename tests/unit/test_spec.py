@@ -26,7 +26,7 @@ def test_seed_example_parses_with_folded_names() -> None:
         "integer", "character varying(50)", "character varying(100)", "date",
         "timestamp without time zone"]
     assert table.primary_key == ("user_id",)
-    assert table.deletion_policy is DeletionPolicy.DROP
+    assert table.deletion_policy is None  # not given: Drop if created, Retain if adopted
     assert table.adopt_existing is False
 
 

@@ -1,0 +1,39 @@
+"""Kopf's record of what it last handled, bound to the object it was recorded for (an edge:
+it is Kopf wiring, used in the operator's startup settings).
+
+Kopf keeps the last handled spec in an annotation and fires the create handler only for an
+object without one. A restore (Velero), a cluster rebuild or a re-create from a saved manifest
+brings the annotation back on an object with a new uid, so Kopf would see the object as
+handled and never reconcile it: its table would stay marked with the old uid. This storage
+records the uid beside the essence and ignores an essence recorded for another uid, so Kopf
+treats such an object as new, and the reconcile reclaims its table.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kopf
+
+
+class UidBoundDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """``AnnotationsDiffBaseStorage`` whose stored essence counts only for the same uid."""
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: Any) -> None:
+        bound = copy.deepcopy(dict(essence))
+        bound.setdefault("metadata", {})["uid"] = body.metadata.uid
+        super().store(body=body, patch=patch, essence=bound)
+
+    def fetch(self, *, body: kopf.Body) -> Any:
+        essence = super().fetch(body=body)
+        if essence is None:
+            return None
+        essence = copy.deepcopy(dict(essence))
+        metadata = essence.get("metadata") or {}
+        recorded = metadata.pop("uid", None)
+        if not metadata:
+            essence.pop("metadata", None)
+        # No uid recorded: written before this storage, trusted as Kopf always did.
+        if recorded is not None and recorded != body.metadata.uid:
+            return None  # recorded for another object of this name: treat this one as new
+        return essence
