@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbtable.model import ActualColumn, ActualTable, Owner
+from dbtable.model import ActualColumn, ActualTable, Owner, TypeIdentity
 from dbtable.ownership import Marker, TableComment
 
 _BY_NAME = """
@@ -23,7 +23,7 @@ SELECT c.oid, c.relname, d.description
    AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s
 """
 _COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod
   FROM pg_attribute a
  WHERE a.attrelid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attnum
@@ -112,7 +112,8 @@ def _same_owner(found: Owner | None, owner: Owner) -> bool:
 def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> ActualTable:
     oid, name, comment = row
     cur.execute(_COLUMNS, {"oid": oid})
-    columns = tuple(ActualColumn(n, t) for n, t in cur.fetchall())
+    columns = tuple(ActualColumn(n, t, TypeIdentity(type_oid, typmod))
+                    for n, t, type_oid, typmod in cur.fetchall())
     cur.execute(_PRIMARY_KEY, {"oid": oid})
     key_row = cur.fetchone()
     return ActualTable(schema=schema, name=name, columns=columns,

@@ -16,9 +16,22 @@ class DeletionPolicy(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class TypeIdentity:
+    """A type as PostgreSQL knows it: its pg_type oid and type modifier (-1: none)."""
+
+    oid: int
+    typmod: int = -1
+
+
+@dataclass(frozen=True)
 class DesiredColumn:
+    """A column of the spec. ``resolved`` and ``unresolved`` are filled in by asking the server
+    what the type means (dbtable/resolve.py, at reconcile time); offline both stay None."""
+
     name: str
     type: ColumnType
+    resolved: TypeIdentity | None = None
+    unresolved: str | None = None  # why the server cannot make this type, when it cannot
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class DesiredTable:
 class ActualColumn:
     name: str
     type: str  # as PostgreSQL's format_type() prints it
+    identity: TypeIdentity | None = None  # atttypid and atttypmod
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from dbtable.model import ActualTable, DeletionPolicy, DesiredColumn, DesiredTable, Owner
+from dbtable.model import (ActualColumn, ActualTable, DeletionPolicy, DesiredColumn,
+                           DesiredTable, Owner)
 from dbtable.ownership import Marker, TableComment, retained_name
 
 
@@ -139,6 +140,7 @@ class RefusalReason(str, enum.Enum):
     TYPE_CHANGED = "TypeChanged"
     CONFLICT = "Conflict"
     DRIFTED = "Drifted"
+    INVALID_SPEC = "InvalidSpec"  # the spec parsed, but the server cannot make it (a type)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
     another resource owns is never touched; one that nobody owns is adopted only when the spec
     asks and a database owner consented in the table's comment.
     """
+    unknown = _unresolved_types(desired)
+    if unknown:
+        return Plan(refusals=unknown)
     moving = owned is None or owned.name != desired.name
     if blocker is not None and occupant is None and moving:
         return Plan(refusals=(Refusal(
@@ -312,7 +317,7 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable) -> Plan:
                 RefusalReason.COLUMN_REMOVED, "spec.columns",
                 f"column {column.name} ({column.type}) exists in table {actual.name} but is "
                 "missing from the spec; removing columns is not supported: add it back"))
-        elif not wanted.type.matches(column.type):
+        elif not _same_type(wanted, column):
             refusals.append(Refusal(
                 RefusalReason.TYPE_CHANGED, f"spec.columns.{column.name}",
                 f"column {column.name} is {column.type} in table {actual.name}, the spec says "
@@ -334,6 +339,29 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable) -> Plan:
                                              actual.primary_key))
         operations.append(AddPrimaryKey(table, desired.primary_key))
     return Plan(operations=tuple(operations))
+
+
+def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:
+    return tuple(Refusal(RefusalReason.INVALID_SPEC, f"spec.columns.{c.name}",
+                         f"column type {c.type.canonical}: {c.unresolved}")
+                 for c in desired.columns if c.unresolved is not None)
+
+
+def _same_type(wanted: DesiredColumn, actual: ActualColumn) -> bool:
+    """Whether the column already has the spec's type, as the server resolved both.
+
+    The oid says which type (``_int4`` is ``integer[]``; ``a.mood`` is not ``b.mood``). Modifiers:
+    a user-defined type's typmod came from its own typmod_in; a built-in's are in format_type's
+    text, which the grammar's canonical form spells exactly (held to the server in the tests).
+    Offline (the plan command has no server), the grammar's spelling is all there is.
+    """
+    if wanted.resolved is None or actual.identity is None:
+        return wanted.type.matches(actual.type)
+    if wanted.resolved.oid != actual.identity.oid:
+        return False
+    if wanted.type.user_defined:
+        return wanted.resolved.typmod == actual.identity.typmod
+    return wanted.type.canonical == actual.type
 
 
 def _merge(first: Plan, second: Plan) -> Plan:

@@ -20,6 +20,7 @@ from dbtable.database import DatabaseSettings
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import Operation, Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.render import render
+from dbtable.resolve import resolve_types
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ def preview(conn: Connection | None, settings: DatabaseSettings, desired: Desire
 
 def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
           owned: ActualTable | None) -> Plan:
-    """Read what holds the desired name (if it is not our table already), then plan."""
+    """Ask the server what the spec's types are and what holds the desired name (if it is
+    not our table already), then plan."""
+    desired = resolve_types(cur, desired)
     occupant = blocker = None
     if owned is None or owned.name != desired.name:
         occupant = read_table(cur, schema, desired.name)

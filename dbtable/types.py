@@ -9,8 +9,11 @@ structure, with keywords from this module's own tables, modifiers as ``int`` and
 user-defined type names through ``sql.Identifier``.
 
 ``ColumnType.canonical`` is what PostgreSQL's ``format_type(atttypid, atttypmod)`` prints
-for a column of that type, so a desired column can be compared with the catalog without
-asking the server to parse anything (the integration tests hold the server to that).
+for a column of a built-in type (the integration tests hold the server to that). What a
+user-defined name means (``_int4`` is ``integer[]``; ``mood`` is whichever ``mood`` the
+search_path finds first) only the server knows: at reconcile time dbtable/resolve.py asks it,
+passing ``ColumnType.lookup`` as a query parameter, and the planner compares type oids. The
+grammar stays the gate that decides what text may reach SQL at all.
 
 The module is pure: no database access, no I/O.
 """
@@ -30,6 +33,7 @@ MAX_TYPE_LENGTH = 128
 MAX_ARRAY_DIMENSIONS = 6  # MAXDIM: PostgreSQL cannot store arrays with more dimensions
 MAX_ARRAY_BOUND = 2**31 - 1
 MAX_NUMBER_DIGITS = 10
+MAX_USER_TYPE_MODIFIERS = 8  # geometry(Point,4326) takes 2; leaves room, bounds the CRD regex
 
 # Limits as PostgreSQL 15 enforces them (checked against the server in the integration tests).
 MAX_CHAR_LENGTH = 10 * 1024 * 1024  # "length for type varchar cannot exceed 10485760"
@@ -75,6 +79,7 @@ _CLAUSE_WORDS = frozenset(
 
 _WORD_RE = re.compile(IDENTIFIER)
 _SAFE_IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]*")
+_MODIFIER_NAME_RE = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 class TypeSyntaxError(ValueError):
@@ -108,14 +113,15 @@ class ColumnType:
 
     Built-in types carry ``keyword`` (DDL text from this module's whitelist), ``modifiers``
     and ``suffix``; user-defined types carry ``name`` and maybe ``schema`` (both folded to
-    lower case). ``array`` says whether any ``[]`` followed: PostgreSQL ignores array sizes
+    lower case), and maybe ``modifiers``: integers and names, as PostgreSQL hands them to
+    the type's typmod_in function (``geometry(Point,4326)``: ``point`` and ``4326``). ``array`` says whether any ``[]`` followed: PostgreSQL ignores array sizes
     and the number of dimensions alike (``int[3][4]`` is just ``integer[]``), so they are not
     kept, and two spellings of the same type compare equal.
     """
 
     canonical: str
     keyword: str = ""
-    modifiers: tuple[int, ...] = ()
+    modifiers: tuple[int | str, ...] = ()
     suffix: str = ""
     name: str | None = None
     schema: str | None = None
@@ -127,12 +133,31 @@ class ColumnType:
                 raise ValueError(f"not a whitelisted built-in type: {self.keyword!r} {self.suffix!r}")
             if not all(type(m) is int for m in self.modifiers):
                 raise ValueError("type modifiers must be int")
-        elif self.keyword or self.modifiers or self.suffix:
-            raise ValueError("a user-defined type has no keyword, modifiers or suffix")
+        elif self.keyword or self.suffix:
+            raise ValueError("a user-defined type has no keyword or suffix")
+        elif not all(type(m) is int or (type(m) is str and _is_modifier_name(m))
+                     for m in self.modifiers):
+            raise ValueError("user-defined type modifiers must be int or lower-case names")
 
     @property
     def user_defined(self) -> bool:
         return self.name is not None
+
+    @property
+    def lookup(self) -> str:
+        """The type without modifiers, for the server's ``to_regtype(%s)`` (a parameter, never
+        SQL text): modifiers are checked by the type's own typmod_in (see ``typmod_input``)."""
+        if self.name is None:
+            return self.canonical
+        text = _quote_identifier(self.name)
+        if self.schema is not None:
+            text = _quote_identifier(self.schema) + "." + text
+        return text + ("[]" if self.array else "")
+
+    @property
+    def typmod_input(self) -> tuple[str, ...]:
+        """A user-defined type's modifiers as PostgreSQL passes them to typmod_in (cstring[])."""
+        return tuple(str(m) for m in self.modifiers) if self.name is not None else ()
 
     def sql(self) -> sql.Composable:
         """The type as it goes into DDL: whitelisted constants, ``int`` literals and identifiers."""
@@ -140,6 +165,7 @@ class ColumnType:
         if self.name is not None:
             names = (self.schema, self.name) if self.schema is not None else (self.name,)
             parts.append(sql.Identifier(*names))
+            parts.extend(_modifier_list(self.modifiers))
         else:
             parts.append(sql.SQL(self.keyword))
             if self.modifiers:
@@ -173,6 +199,20 @@ class ColumnType:
         if name != self.name or is_array != self.array:
             return False
         return schema is None or self.schema is None or schema == self.schema
+
+
+def _is_modifier_name(text: str) -> bool:
+    return (bool(_MODIFIER_NAME_RE.fullmatch(text)) and len(text) <= MAX_IDENTIFIER_LENGTH
+            and text not in _RESERVED_KEY_WORDS and text not in _CLAUSE_WORDS)
+
+
+def _modifier_list(modifiers: tuple[int | str, ...]) -> list[sql.Composable]:
+    """``(4326)`` or ``(point,4326)``: ints as literals, names quoted (folded, so the same
+    name PostgreSQL would pass for them unquoted)."""
+    if not modifiers:
+        return []
+    items = [sql.Literal(m) if type(m) is int else sql.Identifier(str(m)) for m in modifiers]
+    return [sql.SQL("("), sql.SQL(",").join(items), sql.SQL(")")]
 
 
 def _quote_identifier(name: str) -> str:
@@ -427,19 +467,63 @@ class _Parser:
             raise TypeSyntaxError(
                 "names a type in pg_catalog; write built-in types without the schema, e.g. 'integer'"
             )
-        if self.peek() is not None and self.peek().kind == "(":  # type: ignore[union-attr]
-            raise TypeSyntaxError(
-                f"gives modifiers to {token.text!r}, which is not a built-in type; "
-                "only built-in types such as varchar(n) or numeric(p,s) take modifiers"
-            )
+        modifiers = self._parse_user_modifiers(token.text)
         dimensions = self._parse_array_brackets()
         self._expect_end()
         canonical = _quote_identifier(name_part)
         if schema is not None:
             canonical = _quote_identifier(schema) + "." + canonical
+        if modifiers:
+            canonical += "(" + ",".join(str(m) for m in modifiers) + ")"
         if dimensions:
             canonical += "[]"
-        return ColumnType(canonical=canonical, name=name_part, schema=schema, array=dimensions > 0)
+        return ColumnType(canonical=canonical, name=name_part, schema=schema,
+                          modifiers=modifiers, array=dimensions > 0)
+
+    def _parse_user_modifiers(self, type_name: str) -> tuple[int | str, ...]:
+        """``(1536)`` or ``(Point, 4326)``: numbers and plain names, which PostgreSQL hands to the
+        type's typmod_in; whether the type takes them, and these, only the server can say."""
+        token = self.peek()
+        if token is None or token.kind != "(":
+            return ()
+        self.advance()
+        values: list[int | str] = []
+        while True:
+            token = self.peek()
+            if token is not None and token.kind == "number":
+                values.append(int(self.advance().text))
+            elif token is not None and token.kind == "word" and "." not in token.text:
+                values.append(self._modifier_name(self.advance().text))
+            else:
+                raise self.fail_expected("a number or a name")
+            token = self.peek()
+            if token is not None and token.kind == ",":
+                self.advance()
+                continue
+            if token is not None and token.kind == ")":
+                self.advance()
+                break
+            if token is None:
+                raise TypeSyntaxError(f"is missing a closing ')' after {self.consumed()!r}")
+            raise self.fail_expected("',' or a closing ')'")
+        if len(values) > MAX_USER_TYPE_MODIFIERS:
+            raise TypeSyntaxError(
+                f"gives {type_name!r} {len(values)} modifiers; at most "
+                f"{MAX_USER_TYPE_MODIFIERS} are allowed")
+        return tuple(values)
+
+    @staticmethod
+    def _modifier_name(text: str) -> str:
+        name = text.lower()
+        if len(name) > MAX_IDENTIFIER_LENGTH:
+            raise TypeSyntaxError(
+                f"has the modifier {name[:20]!r}... of {len(name)} characters; "
+                f"PostgreSQL names have at most {MAX_IDENTIFIER_LENGTH}")
+        if name in _RESERVED_KEY_WORDS or name in _CLAUSE_WORDS:
+            raise TypeSyntaxError(
+                f"uses the key word {name!r} as a type modifier; a modifier is a number or "
+                "a plain name such as Point")
+        return name
 
     def _parse_array_brackets(self) -> int:
         dimensions = 0
@@ -691,7 +775,9 @@ def _admission_pattern() -> str:
     word = "(?:" + "|".join(_any_case(w) for w in follow_words) + ")"
     space, gap = "[ \t]*", "[ \t]+"
     number = f"-?[0-9]{{1,{MAX_NUMBER_DIGITS}}}"
-    modifiers = f"\\({space}{number}{space}(?:,{space}{number}{space})?\\)"
+    item = f"(?:{number}|{identifier})"
+    modifiers = (f"\\({space}{item}{space}"
+                 f"(?:,{space}{item}{space}){{0,{MAX_USER_TYPE_MODIFIERS - 1}}}\\)")
     brackets = f"(?:{space}\\[{space}(?:[0-9]{{1,{MAX_NUMBER_DIGITS}}}{space})?\\]){{0,{MAX_ARRAY_DIMENSIONS}}}"
     return (
         f"^{space}{name}(?:{gap}{word}){{0,3}}"

@@ -17,6 +17,9 @@ import psycopg2.extensions
 import pytest
 from psycopg2 import sql
 
+from dbtable.model import ActualColumn, DesiredColumn, DesiredTable, TypeIdentity
+from dbtable.plan import _same_type
+from dbtable.resolve import resolve_types
 from dbtable.types import ColumnType, parse_type
 from tests.unit.test_types import ACCEPTED
 
@@ -161,3 +164,73 @@ def test_limits_just_past_ours_are_refused_by_postgresql_too(
     with pytest.raises(psycopg2.Error) as caught:
         run(connection, f"CREATE TEMP TABLE {PROBE_TABLE} (probe {text})")
     assert message in str(caught.value)
+
+
+# -- the server's resolution (dbtable/resolve.py) agrees with the columns it makes ---------------
+
+
+def resolved_and_actual(conn: psycopg2.extensions.connection, text: str
+                        ) -> tuple[DesiredColumn, ActualColumn]:
+    """Resolve ``text`` as the operator does, and create a column of it: both sides of a compare."""
+    column_type = parse_type(text)
+    desired = DesiredTable(name="t", columns=(DesiredColumn("probe", column_type),),
+                           primary_key=("probe",))
+    with conn.cursor() as cursor:
+        (column,) = resolve_types(cursor, desired).columns
+        create_probe_column(conn, column_type)
+        cursor.execute(
+            "SELECT format_type(atttypid, atttypmod), atttypid, atttypmod FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attname = 'probe'", (f"pg_temp.{PROBE_TABLE}",))
+        printed, oid, typmod = cursor.fetchone()
+    return column, ActualColumn("probe", printed, TypeIdentity(oid, typmod))
+
+
+@pytest.mark.parametrize(("text", "canonical"), ACCEPTED)
+def test_every_builtin_type_resolves_to_the_type_of_the_column_it_makes(
+    connection: psycopg2.extensions.connection, text: str, canonical: str
+) -> None:
+    desired, actual = resolved_and_actual(connection, text)
+    assert desired.unresolved is None
+    assert desired.resolved is not None and desired.resolved.oid == actual.identity.oid
+    assert _same_type(desired, actual)
+
+
+@pytest.mark.parametrize(("text", "printed"), [
+    ("_int4", "integer[]"), ("_text", "text[]"), ("int4range", "int4range"), ("name", "name"),
+    ("regclass[]", "regclass[]"), ("_varchar", "character varying[]"), ("citext", None),
+])
+def test_internal_and_catalog_type_names_resolve_to_what_the_column_is(
+    connection: psycopg2.extensions.connection, text: str, printed: str | None
+) -> None:
+    if printed is None:  # contrib's citext, where installed
+        try:
+            run(connection, "CREATE EXTENSION IF NOT EXISTS citext")
+        except psycopg2.Error:
+            pytest.skip("the citext extension is not installed on this server")
+        printed = "citext"
+    desired, actual = resolved_and_actual(connection, text)
+    assert actual.type == printed
+    assert desired.resolved == TypeIdentity(actual.identity.oid, -1)
+    assert _same_type(desired, actual)
+
+
+def test_two_schemas_types_of_one_name_are_different_types(
+    connection: psycopg2.extensions.connection,
+) -> None:
+    for schema in ("dbt_a", "dbt_b"):
+        run(connection, f"CREATE SCHEMA {schema}")
+        run(connection, f"CREATE TYPE {schema}.mood AS ENUM ('x')")
+    run(connection, "SET LOCAL search_path TO dbt_a, public")
+    column, actual = resolved_and_actual(connection, "mood")
+    assert actual.type == "mood"
+    other, _ = resolved_and_actual_without_column(connection, "dbt_b.mood")
+    assert _same_type(column, actual) and not _same_type(other, actual)
+
+
+def resolved_and_actual_without_column(conn: psycopg2.extensions.connection, text: str
+                                       ) -> tuple[DesiredColumn, None]:
+    desired = DesiredTable(name="t", columns=(DesiredColumn("probe", parse_type(text)),),
+                           primary_key=("probe",))
+    with conn.cursor() as cursor:
+        (column,) = resolve_types(cursor, desired).columns
+    return column, None

@@ -153,6 +153,14 @@ ACCEPTED_USER_DEFINED: list[tuple[str, str]] = [
     ("_private_type", "_private_type"),
     ("citext", "citext"),
     ("int4range", "int4range"),
+    ("_int4", "_int4"),  # integer[] by its internal name: the server resolves it
+    # Extension types with modifiers (pgvector, PostGIS): numbers and plain names, folded.
+    ("vector(1536)", "vector(1536)"),
+    ("geometry(Point,4326)", "geometry(point,4326)"),
+    ("GEOMETRY( POINT , 4326 )[]", "geometry(point,4326)[]"),
+    ("public.geography(PointZ, 4326)", "public.geography(pointz,4326)"),
+    ("app.vec(3)[2]", "app.vec(3)[]"),
+    ("t(-1,0,a$b)", "t(-1,0,a$b)"),
 ]
 
 # (text, a fragment of the message that must explain why).
@@ -247,8 +255,22 @@ REFUSED: list[tuple[str, str]] = [
     ("varchar(+5)", "'+'"),
     ("serial[]", "array of serial"),
     ("bigserial[3]", "array of bigserial"),
-    ("mood(3)", "not a built-in type"),
-    ("geometry(point,4326)", "not a built-in type"),
+    ("mood()", "a number or a name must follow"),
+    ("geometry(a.b, 4326)", "a number or a name must follow"),
+    ("geometry(not, 4326)", "key word 'not' as a type modifier"),
+    ("geometry(default)", "key word 'default' as a type modifier"),
+    ("geometry(stored)", "key word 'stored' as a type modifier"),
+    ("geometry(point 4326)", "',' or a closing ')'"),
+    ("geometry(point,", "a number or a name must follow"),
+    ("geometry(point", "missing a closing ')'"),
+    ("geometry('point',4326)", "quotes"),
+    ("geometry(\"point\",4326)", "quotes"),
+    ("t(1,2,3,4,5,6,7,8,9)", "9 modifiers; at most 8"),
+    ("t(" + "m" * 64 + ")", "modifier 'mmmmmmmmmmmmmmmmmmmm'... of 64 characters"),
+    ("mood(3)(4)", "has modifiers in a place where 'mood(3)' takes none"),
+    ("mood[](3)", "has modifiers in a place where 'mood[]' takes none"),
+    ("varchar(point)", "a number must follow"),
+    ("pg_catalog.pg_sleep(10)", "pg_catalog"),
     ("a.b.c", "qualified by a schema only"),
     ("int.", "no type name after the dot"),
     ("public . mood", "'.' that is not part of a schema.type name"),
@@ -337,7 +359,7 @@ REFUSED_BY_ADMISSION = [
     t for t, _ in REFUSED
     if re.search(r"[;'\"`\n\r\x00*%\\+]|--|\S \.|[^\x00-\x7f]", t)
     or re.search(r"(?i)\s(not|null|default|references|primary|unique|check|collate|generated|array|int)\b", t)
-    or t.strip() in ("", "text[", "text[3", "text]", "varchar(50", "numeric(1,2,3)", "int, text", "a.b.c",
+    or t.strip() in ("", "text[", "text[3", "text]", "varchar(50", "mood()", "int, text", "a.b.c",
                      "int[][][][][][][]", "int[]x", "(int)", "[]", "5", "1abc", "a" * 64)
 ]
 
@@ -385,6 +407,23 @@ def test_sql_of_schema_qualified_array_type_quotes_both_names() -> None:
     assert parse_type("App.Mood[3][]").sql() == sql.Composed(
         [sql.Identifier("app", "mood"), sql.SQL("[]")]
     )
+
+
+def test_sql_of_user_defined_type_with_modifiers_has_int_literals_and_quoted_names() -> None:
+    assert parse_type("Geometry(Point, 4326)[]").sql() == sql.Composed(
+        [sql.Identifier("geometry"), sql.SQL("("),
+         sql.Composed([sql.Identifier("point"), sql.SQL(","), sql.Literal(4326)]),
+         sql.SQL(")"), sql.SQL("[]")]
+    )
+
+
+def test_lookup_of_user_defined_type_leaves_modifiers_to_typmod_in() -> None:
+    column_type = parse_type("Public.Geometry(Point, 4326)[]")
+    assert column_type.lookup == "public.geometry[]"
+    assert column_type.typmod_input == ("point", "4326")
+    assert parse_type('My$Type').lookup == '"my$type"'
+    assert parse_type("varchar(50)[]").lookup == "character varying(50)[]"
+    assert parse_type("varchar(50)").typmod_input == ()
 
 
 def test_sql_of_array_drops_sizes_and_dimensions_as_postgresql_does() -> None:
@@ -438,6 +477,9 @@ def test_column_type_refuses_keywords_outside_the_whitelist() -> None:
         ColumnType(canonical="integer", keyword="integer", suffix="not null")
     with pytest.raises(ValueError):
         ColumnType(canonical="numeric(1,2)", keyword="numeric", modifiers=("1", "2"))  # type: ignore[arg-type]
+    for modifier in ("Point", "a b", "x); drop table t; --", "not", "1", "", "m" * 64):
+        with pytest.raises(ValueError):
+            ColumnType(canonical="geometry", name="geometry", modifiers=(modifier,))
 
 
 # -- matches ------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Ask PostgreSQL what each desired column type means (an edge: it takes a cursor).
+
+The grammar (dbtable/types.py) decides what text may reach SQL at all; what a name that got
+through means is the server's business: ``_int4`` is ``integer[]``, and ``mood`` is whichever
+``mood`` the search_path finds first. So before planning, every column's type is looked up
+with ``to_regtype(%s)`` in one query, its text passed as a parameter, never spliced into SQL,
+and the planner compares the oid (and, for a user-defined type's modifiers, the typmod) with
+the catalog's ``atttypid`` / ``atttypmod``. A type the server does not know, or modifiers its
+typmod_in refuses, are reported on the column without running any DDL.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+
+from dbtable.model import DesiredColumn, DesiredTable, TypeIdentity
+
+# One row per column, in order: the type's oid (NULL: no such type) and its typmod_in function
+# (schema, name), which only user-defined types with modifiers need.
+_LOOKUP = """
+SELECT t.oid, pn.nspname, p.proname
+  FROM unnest(%s::text[]) WITH ORDINALITY AS d(name, position)
+  LEFT JOIN pg_type t ON t.oid = to_regtype(d.name)
+  LEFT JOIN pg_proc p ON p.oid = t.typmodin
+  LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
+ ORDER BY d.position
+"""
+_SAVEPOINT = sql.SQL("SAVEPOINT dbt_typmod")
+
+
+def resolve_types(cur: Any, desired: DesiredTable) -> DesiredTable:
+    """``desired`` with each column's ``resolved`` (or ``unresolved``) filled in by the server."""
+    cur.execute(_LOOKUP, ([c.type.lookup for c in desired.columns],))
+    rows = cur.fetchall()
+    columns = tuple(_resolve(cur, column, *row) for column, row in zip(desired.columns, rows))
+    return dataclasses.replace(desired, columns=columns)
+
+
+def _resolve(cur: Any, column: DesiredColumn, oid: int | None, typmodin_schema: str | None,
+             typmodin_name: str | None) -> DesiredColumn:
+    column_type = column.type
+    if oid is None:
+        return dataclasses.replace(
+            column, unresolved=f"type {column_type.lookup} does not exist (or is not visible "
+                               "on the operator's search_path); create it first, or fix the name")
+    if not column_type.typmod_input:
+        return dataclasses.replace(column, resolved=TypeIdentity(oid))
+    if typmodin_name is None:
+        return dataclasses.replace(
+            column, unresolved=f"type {column_type.lookup} takes no modifiers, the spec gives "
+                               f"({', '.join(column_type.typmod_input)})")
+    typmod, error = _typmod(cur, sql.Identifier(typmodin_schema, typmodin_name),
+                            column_type.typmod_input)
+    if error is not None:
+        return dataclasses.replace(
+            column, unresolved=f"PostgreSQL refuses the modifiers of type {column_type.canonical}: "
+                               f"{error}")
+    return dataclasses.replace(column, resolved=TypeIdentity(oid, typmod))
+
+
+def _typmod(cur: Any, function: sql.Identifier, modifiers: tuple[str, ...]
+            ) -> tuple[int, None] | tuple[None, str]:
+    """Call the type's typmod_in as the parser would for ``type(modifiers)``.
+
+    The function's name comes from pg_type, not from the spec; the modifiers are a parameter.
+    A refusal (bad modifiers) is the function's own error, caught in a savepoint so the
+    transaction goes on; losing the connection or a timeout is not caught.
+    """
+    cur.execute(_SAVEPOINT)
+    try:
+        cur.execute(sql.SQL("SELECT {}(%s::cstring[])").format(function), (list(modifiers),))
+        (typmod,) = cur.fetchone()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        raise
+    except psycopg2.Error as e:
+        cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT dbt_typmod"))
+        return None, (e.diag.message_primary or str(e)).strip()
+    cur.execute(sql.SQL("RELEASE SAVEPOINT dbt_typmod"))
+    return typmod, None
