@@ -119,8 +119,6 @@ def spec(table: str, columns: list[dict[str, str]], key: str = "ID") -> dict[str
 @pytest.mark.parametrize(("columns", "key", "fragment"), [
     pytest.param([{"ID": "integer"}, {"XMIN": "text"}], "ID",
                  'column name "xmin" conflicts with a system column', id="42701 xmin"),
-    pytest.param([{"ID": "integer"}, {"MOOD": "public.no_such_type"}], "ID",
-                 'type "public.no_such_type" does not exist', id="42704 unknown type"),
     pytest.param([{"P": "point"}], "P", "has no default operator class for access method",
                  id="42704 key on point"),
 ])
@@ -137,6 +135,23 @@ def test_errors_only_a_spec_change_can_fix_fail_permanently_with_one_warning(
     assert running.events() == [("Warning", "ApplyFailed", condition["message"])]
     assert running.table("things") is None
     # The drift tick tries again (the table is missing): same condition, no second Warning.
+    patch, error = reconcile(running, after(resource, patch), handler=operator.check_drift)
+    assert error is None and ready(patch)["message"] == condition["message"]
+    assert running.events() == []
+
+
+def test_unknown_type_fails_permanently_before_any_ddl_with_one_warning(run_operator) -> None:
+    # The server's type lookup (dbtable/resolve.py) refuses it before DDL could fail with 42704.
+    running = run_operator()
+    resource = body(spec("things", [{"ID": "integer"}, {"MOOD": "public.no_such_type"}]))
+    patch, error = reconcile(running, resource)
+    assert isinstance(error, kopf.PermanentError), error
+    condition = ready(patch)
+    assert (condition["status"], condition["reason"]) == ("False", "InvalidSpec")
+    assert "spec.columns.mood: column type public.no_such_type: type public.no_such_type " \
+           "does not exist" in condition["message"]
+    assert [(kind, reason) for kind, reason, _ in running.events()] == [("Warning", "InvalidSpec")]
+    assert running.table("things") is None
     patch, error = reconcile(running, after(resource, patch), handler=operator.check_drift)
     assert error is None and ready(patch)["message"] == condition["message"]
     assert running.events() == []
