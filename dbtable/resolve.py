@@ -11,12 +11,14 @@ typmod_in refuses, are reported on the column without running any DDL.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
-from dbtable.model import DesiredColumn, DesiredTable, TypeIdentity
+from dbtable.model import DesiredTable, TypeIdentity
+from dbtable.types import ColumnType
 
 # One row per column, in order: the type's oid (NULL: no such type) and its typmod_in function
 # (schema, name), which only user-defined types with modifiers need.
@@ -33,32 +35,44 @@ _SAVEPOINT = sql.SQL("SAVEPOINT dbt_typmod")
 
 def resolve_types(cur: Any, desired: DesiredTable) -> DesiredTable:
     """``desired`` with each column's ``resolved`` (or ``unresolved``) filled in by the server."""
-    cur.execute(_LOOKUP, ([c.type.lookup for c in desired.columns],))
-    rows = cur.fetchall()
-    columns = tuple(_resolve(cur, column, *row) for column, row in zip(desired.columns, rows))
-    return dataclasses.replace(desired, columns=columns)
+    (resolved,) = resolve_tables(cur, [desired])
+    return resolved
 
 
-def _resolve(cur: Any, column: DesiredColumn, oid: int | None, typmodin_schema: str | None,
-             typmodin_name: str | None) -> DesiredColumn:
-    column_type = column.type
+def resolve_tables(cur: Any, tables: Sequence[DesiredTable]) -> list[DesiredTable]:
+    """Resolve the types of many tables at once (a drift sweep): one lookup query for all
+    distinct types, plus one typmod_in call per distinct user-defined type with modifiers."""
+    distinct = list(dict.fromkeys(c.type for table in tables for c in table.columns))
+    answers = _answers(cur, distinct)
+    return [dataclasses.replace(table, columns=tuple(
+        dataclasses.replace(column, **answers[column.type]) for column in table.columns))
+        for table in tables]
+
+
+def _answers(cur: Any, types: list[ColumnType]) -> dict[ColumnType, dict[str, Any]]:
+    """For each type, the DesiredColumn fields it resolves to: ``resolved`` or ``unresolved``."""
+    if not types:
+        return {}
+    cur.execute(_LOOKUP, ([t.lookup for t in types],))
+    return {t: _answer(cur, t, *row) for t, row in zip(types, cur.fetchall())}
+
+
+def _answer(cur: Any, column_type: ColumnType, oid: int | None, typmodin_schema: str | None,
+            typmodin_name: str | None) -> dict[str, Any]:
     if oid is None:
-        return dataclasses.replace(
-            column, unresolved=f"type {column_type.lookup} does not exist (or is not visible "
-                               "on the operator's search_path); create it first, or fix the name")
+        return {"unresolved": f"type {column_type.lookup} does not exist (or is not visible on "
+                              "the operator's search_path); create it first, or fix the name"}
     if not column_type.typmod_input:
-        return dataclasses.replace(column, resolved=TypeIdentity(oid))
+        return {"resolved": TypeIdentity(oid)}
     if typmodin_name is None:
-        return dataclasses.replace(
-            column, unresolved=f"type {column_type.lookup} takes no modifiers, the spec gives "
-                               f"({', '.join(column_type.typmod_input)})")
+        return {"unresolved": f"type {column_type.lookup} takes no modifiers, the spec gives "
+                              f"({', '.join(column_type.typmod_input)})"}
     typmod, error = _typmod(cur, sql.Identifier(typmodin_schema, typmodin_name),
                             column_type.typmod_input)
     if error is not None:
-        return dataclasses.replace(
-            column, unresolved=f"PostgreSQL refuses the modifiers of type {column_type.canonical}: "
-                               f"{error}")
-    return dataclasses.replace(column, resolved=TypeIdentity(oid, typmod))
+        return {"unresolved": f"PostgreSQL refuses the modifiers of type "
+                              f"{column_type.canonical}: {error}"}
+    return {"resolved": TypeIdentity(oid, typmod)}
 
 
 def _typmod(cur: Any, function: sql.Identifier, modifiers: tuple[str, ...]

@@ -20,6 +20,7 @@ from dbtable.database import DatabaseSettings
 from dbtable.model import Owner
 from dbtable.plan import RefusalReason
 from dbtable.reconcile import reconcile_table
+from dbtable.resolve import resolve_tables
 from dbtable.spec import parse_spec
 from tests.support.postgres import create_operator_database
 
@@ -261,3 +262,38 @@ def test_postgis_refuses_an_unknown_shape_with_its_own_message(gis) -> None:
     outcome = apply(conn, settings, "geometry(Blob,4326)")
     assert_refused(outcome, RefusalReason.INVALID_SPEC, "Invalid geometry type modifier: blob")
     assert not table_exists(conn, settings)
+
+
+# -- many tables at once (a drift sweep) ------------------------------------------------------------
+
+
+class CountingCursor:
+    """A cursor that counts the statements it is given."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor, self.statements = cursor, 0
+
+    def execute(self, *args: Any) -> None:
+        self.statements += 1
+        self.cursor.execute(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+def test_many_tables_resolve_with_one_lookup_and_one_call_per_distinct_modified_type(
+        conn, settings, vector_type: str) -> None:
+    tables = [parse_spec({"tableName": f"t{i}", "primaryKey": "ID", "columns": [
+        {"ID": "integer"}, {"A": "varchar(50)"}, {"B": "vector(3)"}, {"C": "_int4"},
+        {"D": "Vector( 3 )"}, {"E": "nope"}]}) for i in range(50)]
+    with conn, conn.cursor() as cur:
+        counting = CountingCursor(cur)
+        resolved = resolve_tables(counting, tables)
+    # one lookup for all distinct types; vector(3) once: savepoint, typmod_in, release
+    assert counting.statements == 4
+    for table in resolved:
+        by_name = {c.name: c for c in table.columns}
+        assert by_name["b"].resolved == by_name["d"].resolved
+        assert by_name["b"].resolved is not None and by_name["b"].resolved.typmod == 7
+        assert by_name["c"].resolved is not None and by_name["e"].unresolved is not None
+    assert resolved[0].columns == resolved[49].columns

@@ -263,6 +263,7 @@ def test_column_type_pattern_is_the_operators_admission_pattern(
 @pytest.mark.parametrize("column_type", [
     "integer", "varchar(50)", "numeric(10,2)", "timestamp(3) with time zone",
     "double precision", "text[]", "myschema.mytype", "character varying(100)", "int[][]",
+    "vector(1536)", "geometry(Point,4326)", "public.geography(PointZ, 4326)[]", "_int4",
 ])
 def test_column_type_pattern_accepts_type_names(spec_schema: dict[str, Any],
                                                 column_type: str) -> None:
