@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from dbtable.database import ConnectionPool, settings_from_env
+from dbtable.diffbase import DigestDiffBaseStorage
 from dbtable.errors import InvalidSpec
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
@@ -52,7 +53,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     # Bound to the uid: a restored object (same name, new uid, old annotations) counts as new,
     # so it is reconciled and reclaims its table instead of being skipped as already handled.
-    settings.persistence.diffbase_storage = UidBoundDiffBaseStorage(prefix=GROUP)
+    # And kept as digests, not a copy of the spec: the largest spec the CRD admits would make
+    # that copy larger than all annotations together may be (256 KiB).
+    settings.persistence.diffbase_storage = DigestDiffBaseStorage(prefix=GROUP)
     # psycopg2 blocks: handlers are sync and run in this pool, one connection per worker.
     workers = int(os.environ.get("DBT_WORKERS", "4"))
     settings.execution.max_workers = workers

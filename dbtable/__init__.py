@@ -8,5 +8,6 @@ Data flows one way::
 
 ``names``, ``types``, ``spec``, ``model``, ``plan``, ``render`` and ``conditions`` are pure;
 ``catalog``, ``database`` and ``reconcile`` touch PostgreSQL; only ``database_table_operator.py``
-touches Kopf and Kubernetes.
+touches Kopf and Kubernetes, with one plugin for it here: ``diffbase`` (Kopf's storage of
+what was last handled).
 """

@@ -1,0 +1,85 @@
+"""Kopf's "last handled" state kept as digests, not as a copy of the spec (Kopf's storage plugin).
+
+Kopf stores the essence of each object as last handled (its spec, labels and annotations) to
+tell a real change from noise. By default that is a JSON copy in an annotation, and the
+largest spec the CRD admits (1,600 columns of 63-character names and 128-character types,
+about 318 KB) makes that annotation larger than the 256 KiB Kubernetes allows for all of an
+object's annotations together, so Kopf can never record it as handled.
+
+The operator plans from the catalog, never from Kopf's ``old``/``diff``: all it needs from the
+diff base is *whether* the spec (or the rest) changed. So this storage keeps a SHA-256 of the
+spec and of the rest, 150 bytes whatever the spec's size, and rebuilds for Kopf an essence that
+differs from the current one exactly where a digest differs. Consequence: a handler's ``old``
+holds a placeholder, not the previous spec (none of ours reads it).
+
+Like ``persistence.UidBoundDiffBaseStorage`` (which reads the full copies older versions
+wrote), the record names the uid it was written for: a restored object (same name, new uid,
+old annotations) counts as never handled, so it is reconciled and reclaims its table.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any, cast
+
+import kopf
+from kopf._cogs.structs import bodies, patches
+
+from dbtable.persistence import UidBoundDiffBaseStorage
+
+DIGEST_KEY = "last-handled-digest"
+_FULL_KEY = "last-handled-configuration"  # what Kopf's own storage wrote: read, then replaced
+
+
+def digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """Stores ``{"uid": ..., "spec": sha256, "rest": sha256}`` in
+    ``<prefix>/last-handled-digest``."""
+
+    def __init__(self, *, prefix: str) -> None:
+        super().__init__(prefix=prefix, key=DIGEST_KEY)
+        self._full = UidBoundDiffBaseStorage(prefix=prefix, key=_FULL_KEY)
+
+    def build(self, *, body: bodies.Body, extra_fields: Any = None) -> bodies.BodyEssence:
+        essence = super().build(body=body, extra_fields=extra_fields)
+        self.remove_annotations(essence, set(self._full.make_keys(_FULL_KEY, body=body)))
+        self.remove_empty_stanzas(essence)
+        return essence
+
+    def fetch(self, *, body: bodies.Body) -> bodies.BodyEssence | None:
+        stored = None
+        for full_key in self.make_keys(self.key, body=body):
+            encoded = body.metadata.annotations.get(full_key)
+            if encoded is not None:
+                stored = json.loads(encoded)
+                break
+        if stored is None:  # never handled, or handled by an older version of the operator
+            return self._full.fetch(body=body)
+        if stored.get("uid") != body.metadata.uid:
+            return None  # recorded for another object of this name: this one is new
+        current = cast(dict[str, Any], copy.deepcopy(dict(self.build(body=body))))
+        spec = current.pop("spec", None)
+        old: dict[str, Any] = current if digest(current) == stored.get("rest") else {}
+        if digest(spec) == stored.get("spec"):
+            old["spec"] = spec
+        else:
+            old["spec"] = {"lastHandledDigest": stored.get("spec")}  # differs: an update
+        return cast(bodies.BodyEssence, old)
+
+    def store(self, *, body: bodies.Body, patch: patches.Patch,
+              essence: bodies.BodyEssence) -> None:
+        rest = cast(dict[str, Any], copy.deepcopy(dict(essence)))
+        spec = rest.pop("spec", None)
+        encoded = json.dumps({"uid": body.metadata.uid, "spec": digest(spec),
+                              "rest": digest(rest)}, separators=(",", ":"))
+        for full_key in self.make_keys(self.key, body=body):
+            patch.metadata.annotations[full_key] = encoded
+        for full_key in self._full.make_keys(_FULL_KEY, body=body):
+            if full_key in body.metadata.annotations:
+                patch.metadata.annotations[full_key] = None  # the old full copy: removed
+        self._store_marker(prefix=self.prefix, patch=patch, body=body)
