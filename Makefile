@@ -4,13 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: help venv run test unit integration e2e image controlplane clean
+.PHONY: help venv run test unit integration e2e e2e-cluster image node controlplane clean
 
 help:
 	@echo "make run          run the operator (local control plane + PostgreSQL unless configured)"
-	@echo "make test         run every test: unit, integration, e2e"
+	@echo "make test         run every test: unit, integration, e2e, faults, then e2e-cluster"
 	@echo "make unit | integration | e2e   run one suite"
 	@echo "make image        build the operator image (docker, else podman or buildah)"
+	@echo "make e2e-cluster  the image as the Deployment's Pod on a local kubelet (needs root)"
+	@echo "make node         build (or reuse) kubelet, kube-scheduler, kube-controller-manager"
 	@echo "make controlplane build (or reuse) the etcd/kube-apiserver/kubectl binaries"
 
 venv: $(VENV)/.installed
@@ -24,7 +26,8 @@ run: venv
 	$(PY) -m hack.run
 
 test: venv controlplane
-	$(PYTEST) tests
+	$(PYTEST) tests --ignore=tests/cluster
+	$(MAKE) e2e-cluster
 
 unit: venv
 	$(PYTEST) tests/unit
@@ -41,6 +44,14 @@ image:
 
 controlplane:
 	$(PYTHON) -m hack.controlplane build
+
+node:
+	$(PYTHON) -m hack.node build
+
+# the in-cluster suite (tests/cluster): the image as the Pod of deploy/deployment.yaml; it
+# builds (or reuses) the image and the node's binaries itself, after checking it can run here
+e2e-cluster: venv controlplane
+	$(PYTEST) tests/cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -113,12 +113,15 @@ class ControlPlane:
     """etcd + kube-apiserver on free loopback ports, with certificates made on the fly."""
 
     def __init__(self, workdir: Path | str | None = None, ready_timeout: float = READY_TIMEOUT_SECONDS,
-                 controller_manager: bool = False) -> None:
+                 controller_manager: bool = False, service_account_admission: bool = False) -> None:
         self._own_workdir = workdir is None  # a temp dir we made is removed by stop()
         self._keep_workdir = False
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="dbt-controlplane-"))
         self.ready_timeout = ready_timeout  # for each of etcd, kube-apiserver (and KCM)
         self.controller_manager = controller_manager
+        # for real Pods (hack/node.py): the admission plugin mounts each Pod's token, and the
+        # API server reaches kubelets (logs, probes' metrics) with the admin client certificate
+        self.service_account_admission = service_account_admission
         self.bins: BinPaths = bin_paths()
         self.bin_dir: Path = self.bins.dir
         self.kubectl: Path = self.bins.kubectl
@@ -237,17 +240,24 @@ class ControlPlane:
             "--client-ca-file", str(self.ca_file),
             "--service-cluster-ip-range", SERVICE_CIDR,
             "--authorization-mode", "RBAC",
-            # the ServiceAccount admission plugin wants the default SA that only KCM creates
-            "--disable-admission-plugins", "ServiceAccount",
             "--allow-privileged",
             "--service-account-issuer", f"{self.server}/",
             "--service-account-key-file", str(pki / "sa.pub"),
             "--service-account-signing-key-file", str(pki / "sa.key"),
+            *self._admission_flags(),
         ])
         ctx = self._admin_ssl_context()
         self._wait("kube-apiserver", self._apiserver,
                    lambda: self._get(f"{self.server}/readyz", ctx) == 200
                    and self._get(f"{self.server}/api/v1/namespaces/default", ctx) == 200)
+
+    def _admission_flags(self) -> list[str]:
+        if not self.service_account_admission:
+            # the ServiceAccount admission plugin wants the default SA that only KCM creates
+            return ["--disable-admission-plugins", "ServiceAccount"]
+        return ["--kubelet-client-certificate", str(self.pki / "admin.crt"),
+                "--kubelet-client-key", str(self.pki / "admin.key"),
+                "--kubelet-preferred-address-types", "InternalIP"]
 
     def _wait(self, name: str, proc: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
         """Poll ready() until the deadline; raise with the log's tail if the process exits."""

@@ -1,0 +1,159 @@
+"""The in-cluster suite: the operator's image, run as the Pod that deploy/deployment.yaml's
+Deployment makes, on a real kubelet (hack/node.py) beside the local control plane.
+
+`kubectl apply -k` of the real manifests through tests/cluster/overlay (hostNetwork, a
+toleration, and this run's API server and PostgreSQL addresses). The operator authenticates with
+the ServiceAccount token the kubelet mounted, and reaches PostgreSQL with the password the kubelet
+read from the Secret, as in any cluster.
+
+Runs in CI (CI=true) or fails there: it never skips itself in CI. Elsewhere it skips, with one
+line saying why, where it cannot run (not root, no containerd/runc, no container engine).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.support import CONTAINER, DEPLOYMENT, stage_overlay
+from tests.e2e.conftest import Database
+from tests.support.k8s import wait_for
+
+DATABASE, USER = "demodb", "demouser"  # what deploy/deployment.yaml's PG* variables name
+LABELS = f"app.kubernetes.io/name={DEPLOYMENT}"
+FIGURES: dict[str, str] = {}  # measured values, printed at the end of the session
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cluster: runs the operator's image as the Deployment's Pod on a "
+                                       "local kubelet (hack/node.py; needs root)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/cluster/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.cluster)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.write_sep("-", "in-cluster figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def cannot_run(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"the in-cluster suite must run in CI, but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@dataclass
+class InCluster:
+    """The running cluster, node and database, with what the tests ask of them."""
+
+    plane: Any
+    node: Any
+    pg_server: Any
+    database: Database
+    pods_seen: list[str] = field(default_factory=list)
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> Any:
+        return self.plane.kubectl_run("-n", "default", *args, input=input, check=check)
+
+    def operator_pods(self) -> list[dict[str, Any]]:
+        """The Deployment's Pods that are not being deleted."""
+        pods = json.loads(self.kubectl("get", "pods", "-l", LABELS, "-o", "json").stdout)["items"]
+        return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+    def running_pod(self, timeout: float = 120) -> dict[str, Any]:
+        """The one running operator Pod (waits until there is exactly one)."""
+        def one() -> dict[str, Any] | None:
+            pods = self.operator_pods()
+            if len(pods) == 1 and pods[0]["status"].get("phase") == "Running" and \
+                    container_status(pods[0]).get("state", {}).get("running"):
+                return pods[0]
+            return None
+        pod = wait_for(one, timeout=timeout, message="one running operator Pod")
+        if pod["metadata"]["name"] not in self.pods_seen:
+            self.pods_seen.append(pod["metadata"]["name"])
+        return pod
+
+    def host_pid(self, pod: dict[str, Any]) -> int:
+        """The host pid of the operator container's process (PID 1 in the container)."""
+        container_id = container_status(pod)["containerID"].split("://", 1)[1]
+        pid = self.node.task_pid(container_id)
+        assert pid, f"containerd has no running task for {container_id}"
+        return pid
+
+    def logs(self, pod_name: str) -> str:
+        return self.kubectl("logs", pod_name, "-c", CONTAINER).stdout
+
+
+def container_status(pod: dict[str, Any]) -> dict[str, Any]:
+    statuses = pod["status"].get("containerStatuses") or [{}]
+    return next((s for s in statuses if s.get("name") == CONTAINER), {})
+
+
+def _operator_database(pg_server: Any) -> tuple[Database, str]:
+    """The identity the README's PostgreSQL chart creates (role demouser owning demodb)."""
+    password = secrets.token_urlsafe(18)
+    pg_server.create_role(USER, password)
+    pg_server.create_database(DATABASE, owner=USER)
+    # counted per role and database: proves which statements the operator ran
+    pg_server.execute_as_superuser("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", dbname="postgres")
+    return Database(url=pg_server.url(USER, password, DATABASE), user=USER, password=password,
+                    dbname=DATABASE), password
+
+
+@pytest.fixture(scope="session")
+def in_cluster(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
+    from hack import image, node
+    from hack.controlplane import ControlPlane
+
+    reason = node.prerequisites_missing()
+    if reason:
+        cannot_run(reason)
+    try:
+        engine = image.find_engine()
+    except image.ImageError as e:
+        cannot_run(str(e))
+    pause = node.ensure_pause_archive(engine)
+    archive, ident = node.ensure_operator_archive(engine)
+    FIGURES["image"] = f"{image.IMAGE} {ident[:19]} ({engine.name})"
+    database, password = _operator_database(pg_server)
+    with ControlPlane(service_account_admission=True) as plane:
+        started = time.monotonic()
+        with node.Node(plane, [pause, archive]) as local_node:
+            FIGURES["node start (containerd, image import, kubelet registered)"] = \
+                f"{time.monotonic() - started:.1f}s"
+            cluster = InCluster(plane, local_node, pg_server, database)
+            # the Secret the chart would have made; the kubelet hands its value to the Pod
+            cluster.kubectl("apply", "-f", "-", input=json.dumps({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "postgresql"},
+                "stringData": {"password": password}}))
+            run = stage_overlay(tmp_path_factory.mktemp("overlay"), {
+                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(plane.port),
+                "PGHOST": pg_server.host, "PGPORT": str(pg_server.port)})
+            applied = time.monotonic()
+            plane.kubectl_run("apply", "-k", str(run))
+            plane.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
+                              "crd/databasetables.kopf.demo")
+            cluster.running_pod(timeout=180)
+            FIGURES["kubectl apply -k to a running operator Pod"] = f"{time.monotonic() - applied:.1f}s"
+            yield cluster
+
+
+def read_proc(pid: int, name: str) -> str:
+    return Path(f"/proc/{pid}/{name}").read_text()
