@@ -2,7 +2,9 @@
 the advisory locks serialize them, so the loser gets a clean outcome, never a raw error."""
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,9 +14,9 @@ import pytest
 
 from dbtable.catalog import read_table
 from dbtable.database import DatabaseSettings
-from dbtable.model import Owner
-from dbtable.plan import CreateTable, RefusalReason
-from dbtable.reconcile import Outcome, reconcile_table
+from dbtable.model import DeletionPolicy, Owner
+from dbtable.plan import CreateTable, ReclaimTable, RefusalReason
+from dbtable.reconcile import LOCK_CLASS, Outcome, delete_table, reconcile_table
 from dbtable.spec import parse_spec
 from tests.integration.test_reconcile import SEED
 
@@ -77,3 +79,60 @@ def test_two_reconciles_of_one_resource_at_once_both_succeed_once(settings) -> N
                 assert read_table(cur, settings.schema, f"twice_{round_}").owner == owner
         finally:
             conn.close()
+
+
+def waiting_advisory_locks(conn: Any) -> int:
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = "
+                    "current_database())")
+        return cur.fetchone()[0]
+
+
+def test_late_deletion_of_an_earlier_object_never_drops_what_a_restored_one_reclaimed(
+        settings) -> None:
+    """The earlier object's cleanup and the restored object's reconcile (same namespace/name,
+    other uids) both queue behind a session holding the table name's lock. They must not
+    both read the catalog before either has written: the resource lock is per namespace/name,
+    so the second reads only after the first committed."""
+    patient = dataclasses.replace(settings, lock_timeout_ms=20000)
+    earlier = Owner("default", "restored", "uid-earlier")
+    restored = Owner("default", "restored", "uid-restored")
+    spec = parse_spec({**SEED, "tableName": "restored"})
+    holder = psycopg2.connect(settings.url)
+    observer = psycopg2.connect(settings.url)
+    try:
+        with holder.cursor() as cur:
+            reconcile_table(holder, settings, spec, earlier)  # the table, marked by `earlier`
+            cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
+                        (LOCK_CLASS, "table:restored"))
+        with ThreadPoolExecutor(2) as pool:
+            conns = [psycopg2.connect(settings.url) for _ in range(2)]
+            cleanup = pool.submit(delete_table, conns[0], patient, earlier, DeletionPolicy.DROP)
+            reclaim = pool.submit(reconcile_table, conns[1], patient, spec, restored)
+            wait_until(lambda: waiting_advisory_locks(observer) == 2)
+            with holder.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                            (LOCK_CLASS, "table:restored"))
+            deleted, reclaimed = cleanup.result(timeout=60), reclaim.result(timeout=60)
+            for conn in conns:
+                conn.close()
+        with observer, observer.cursor() as cur:
+            table = read_table(cur, settings.schema, "restored")
+        if any(isinstance(op, ReclaimTable) for op in reclaimed.plan.operations):
+            # Reclaimed first: the earlier object's deletion must have dropped nothing.
+            assert deleted.statements == () and table is not None
+            assert table.owner == restored
+        else:
+            # Dropped first: the restored object created a new table of its own.
+            assert deleted.statements and table is not None and table.owner == restored
+    finally:
+        holder.close()
+        observer.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

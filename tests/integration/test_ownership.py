@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from psycopg2 import sql
 
-from dbtable.catalog import AmbiguousOwnership, read_owned_table, read_table
+from dbtable import retention
+from dbtable.catalog import AmbiguousOwnership, read_owned_table, read_retained_tables, read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import DeletionPolicy, Owner
 from dbtable.ownership import Marker, TableComment
@@ -193,3 +194,20 @@ def test_expired_tables_are_purged_and_others_kept(conn, settings) -> None:
     assert purge_expired(conn, settings) == [expired]
     assert read_table_named(conn, settings, expired) is None
     assert read_table_named(conn, settings, kept) is not None
+
+
+def test_a_table_reclaimed_after_the_purge_looked_is_not_purged(conn, settings,
+                                                                monkeypatch) -> None:
+    """The purge lists candidates, then drops each under its locks after reading it again: a
+    resource re-created in between has reclaimed it, and it stays."""
+    apply(conn, settings)
+    delete_table(conn, settings, OWNER, None, retention=timedelta(seconds=1))
+    run(conn, settings, "SELECT pg_sleep(1.1)")
+    with conn, conn.cursor() as cur:
+        stale = read_retained_tables(cur, settings.schema)
+    (aside, _), = stale
+    # Re-created under the name it is kept under, so the reclaim does not rename it.
+    reconcile_table(conn, settings, parse_spec({**SEED, "tableName": aside}), RESTORED)
+    monkeypatch.setattr(retention, "read_retained_tables", lambda cur, schema: stale)
+    assert purge_expired(conn, settings) == []
+    assert read_table_named(conn, settings, aside).owner == RESTORED
