@@ -211,3 +211,30 @@ def test_a_table_reclaimed_after_the_purge_looked_is_not_purged(conn, settings,
     monkeypatch.setattr(retention, "read_retained_tables", lambda cur, schema: stale)
     assert purge_expired(conn, settings) == []
     assert read_table_named(conn, settings, aside).owner == RESTORED
+
+
+def test_swapping_two_resources_names_is_refused_until_one_name_is_free(conn,
+                                                                        settings) -> None:
+    first = Owner("default", "first", "7d0c9a4e-0000-4000-8000-0000000000b1")
+    second = Owner("default", "second", "7d0c9a4e-0000-4000-8000-0000000000b2")
+
+    def spec(name: str):
+        return parse_spec({**SEED, "tableName": name})
+
+    reconcile_table(conn, settings, spec("a"), first)
+    reconcile_table(conn, settings, spec("b"), second)
+    insert_user(conn, settings, "a", 1)
+    before = snapshot(conn, settings.schema)
+    # The swap: each wants the other's name. Both are refused, nothing moves.
+    for owner, wanted, holder in ((first, "b", second), (second, "a", first)):
+        (refusal,) = reconcile_table(conn, settings, spec(wanted), owner).plan.refusals
+        assert refusal.reason is RefusalReason.CONFLICT
+        assert f"table {wanted} belongs to DatabaseTable {holder}" in refusal.message
+        assert "first rename one of them to a free name" in refusal.message
+    assert snapshot(conn, settings.schema) == before
+    # Done in steps: second moves to a free name, then first's next reconcile takes b.
+    reconcile_table(conn, settings, spec("c"), second)
+    moved = reconcile_table(conn, settings, spec("b"), first)
+    assert moved.table.name == "b" and moved.table.owner == first
+    assert run(conn, settings, "SELECT user_id FROM {}", "b") == [(1,)]
+    assert reconcile_table(conn, settings, spec("a"), second).table.name == "a"
