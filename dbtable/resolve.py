@@ -70,8 +70,7 @@ def _answer(cur: Any, column_type: ColumnType, oid: int | None, typmodin_schema:
     typmod, error = _typmod(cur, sql.Identifier(typmodin_schema, typmodin_name),
                             column_type.typmod_input)
     if error is not None:
-        return {"unresolved": f"PostgreSQL refuses the modifiers of type "
-                              f"{column_type.canonical}: {error}"}
+        return {"unresolved": f"PostgreSQL refuses its modifiers: {error}"}
     return {"resolved": TypeIdentity(oid, typmod)}
 
 
