@@ -63,3 +63,33 @@ def test_table_made_by_hand_is_never_altered_or_dropped(
     delete(namespace, "claim")
     assert_unchanged(database, before)
     assert database.execute("SELECT id, name FROM public.handmade") == [(1, "ada")]
+
+
+def test_copied_marker_is_ambiguous_and_nothing_is_altered_or_dropped(
+        namespace: Namespace, database: Database, start_operator) -> None:
+    start_operator("container")
+    namespace.apply(resource("first", {"tableName": "ORIGINAL", "columns": COLUMNS,
+                                       "primaryKey": "ID"}))
+    namespace.wait_ready("first")
+    # Someone copies the table, comment and all: two tables now carry first's marker.
+    database.execute("CREATE TABLE public.copy (id integer PRIMARY KEY, name text)")
+    database.execute("COMMENT ON TABLE public.copy IS %s",
+                     (database.table("original").comment,))
+    before = [database.table("original"), database.table("copy")]
+
+    namespace.apply(resource("first", {"tableName": "ORIGINAL",
+                                       "columns": COLUMNS + [{"EMAIL": "text"}],
+                                       "primaryKey": "ID"}))
+    refused = wait_condition(namespace, "first", "Conflict", timeout=60)
+    assert "tables copy, original all carry the ownership marker" in refused["message"]
+    assert [database.table("original"), database.table("copy")] == before
+
+    # Deleting it drops neither: the finalizer holds and the status says why.
+    namespace.kubectl("delete", "databasetable", "first", "--wait=false")
+    wait_for(lambda: "could not delete the table" in (namespace.get("first")["status"]
+                                                       ["conditions"][0]["message"]),
+             timeout=60, message="the deletion refused on the status")
+    assert namespace.get("first")["metadata"]["deletionTimestamp"]
+    assert [database.table("original"), database.table("copy")] == before
+    namespace.kubectl("patch", "databasetable", "first", "--type=merge",
+                      "-p", '{"metadata": {"finalizers": null}}')
