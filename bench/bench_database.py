@@ -39,7 +39,8 @@ from tests.support.postgres import ExternalPostgres, create_operator_database
 
 NAMESPACE = "bench"
 # The steps of reconcile_table, by the names it calls them in dbtable/reconcile.py.
-STEPS = ("_begin", "read_owned_table", "_lock_names", "read_table", "plan_reconcile", "_execute")
+STEPS = ("_begin", "read_owned_table", "_lock_names", "resolve_types", "read_table", "plan_reconcile",
+         "_execute")
 
 
 class StepTimer:
