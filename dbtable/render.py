@@ -12,8 +12,8 @@ from functools import singledispatch
 from psycopg2 import sql
 from psycopg2.extensions import adapt
 
-from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
-                          MarkOwned, Operation, RenameTable, Unmark)
+from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
+                                DropTable, MarkOwned, Operation, RenameTable, Unmark)
 
 
 def render(operations: Iterable[Operation], schema: str) -> list[sql.Composed]:
