@@ -18,6 +18,7 @@ import kopf
 
 from dbtable.database import ConnectionPool, settings_from_env
 from dbtable.diffbase import DigestDiffBaseStorage
+from dbtable.drift import Subject, refusal_message, subject_from
 from dbtable.errors import InvalidSpec
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
@@ -28,11 +29,10 @@ from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
 from dbtable.retention import parse_retention, purge_expired, purge_interval
 from dbtable.spec import parse_spec
+from dbtable.sweep import DRIFT_ANNOTATION, reconcile_pending, sweep_forever
 
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
 FINALIZER = "kopf.demo/database-table-operator"
-# How often the real table is compared with the spec (drift: changes behind our back).
-DRIFT_INTERVAL = float(os.environ.get("DBT_DRIFT_INTERVAL_S", "300"))
 
 # Event reasons for applied operations, as `kubectl describe` shows them.
 EVENT_REASONS: dict[type, str] = {
@@ -106,6 +106,14 @@ def _purge_once(memo: kopf.Memo) -> None:
         purge_expired(conn, memo.database)
 
 
+@kopf.on.cleanup(id="stop-drift-sweep")
+async def stop_drift_sweep(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the sweep before the pool it uses is closed."""
+    if "sweeper" in memo:
+        memo.sweeper.cancel()
+        await asyncio.gather(memo.sweeper, return_exceptions=True)
+
+
 @kopf.on.cleanup()
 def close_pool(memo: kopf.Memo, **_: Any) -> None:
     """Stop purging and close the database connections when the operator stops."""
@@ -140,16 +148,39 @@ def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
     _converge(body, status, patch, memo, retry, logger, repair_only=False)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, id="drift", interval=DRIFT_INTERVAL,
-            initial_delay=DRIFT_INTERVAL)
-def check_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
-                logger: logging.Logger, **_: Any) -> None:
-    """Periodically compare the real table with the spec: repair only by adding what is
-    missing (a dropped table, dropped columns); report anything else, never drop data."""
-    try:
-        _converge(body, status, patch, memo, 0, logger, repair_only=True)
-    except (kopf.PermanentError, kopf.TemporaryError):
-        pass  # already on the status and posted as an Event; the next tick checks again
+@kopf.index(GROUP, VERSION, PLURAL, id="tables")
+def tables(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Subject]:
+    """Every resource as the watch last saw it, for the drift sweep (kept current by Kopf
+    before any handler of the same event runs)."""
+    return {body.metadata.uid or "": subject_from(body, pending=reconcile_pending(body, memo))}
+
+
+@kopf.on.startup(id="drift-sweep")
+async def start_drift_sweep(settings: kopf.OperatorSettings, memo: kopf.Memo,
+                            tables: kopf.Index[str, Subject], logger: logging.Logger,
+                            **_: Any) -> None:
+    """One background sweep for all tables, instead of a timer per resource."""
+    memo.progress_storage = settings.persistence.progress_storage
+    memo.sweeper = asyncio.create_task(
+        sweep_forever(tables, memo, settings, logger), name="drift sweep")
+
+
+@kopf.on.update(GROUP, VERSION, PLURAL, id="drift",
+                field=("metadata", "annotations", DRIFT_ANNOTATION))
+def repair_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+                 retry: int, logger: logging.Logger, **_: Any) -> None:
+    """The sweep found this table out of step with its status: re-check and repair or report.
+
+    Kopf runs this in the resource's own worker, after every earlier handler of the resource
+    and never once it is being deleted, with the body as it is now: it cannot act on an old
+    spec, undo a rename, or bring back a dropped table.
+    """
+    subject = subject_from(body, pending=reconcile_pending(body, memo))
+    if not subject.settled():
+        logger.info("Drift check skipped: the resource's own handlers are not done yet.")
+        return
+    _converge(body, status, patch, memo, retry, logger,
+              repair_only=not subject.retried_in_full())
 
 
 def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
@@ -168,7 +199,7 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
         _raise_classified(e, report, retry, memo, logger, action="apply the spec")
     if outcome.plan.refused:
         reason = outcome.plan.refusals[0].reason.value
-        message = "Refused, nothing was applied: " + "; ".join(map(str, outcome.plan.refusals))
+        message = refusal_message(outcome.plan)
         report.failed(reason, message, warnings=[(refusal.reason.value, str(refusal))
                                                  for refusal in outcome.plan.refusals])
         logger.error(message)

@@ -1,9 +1,11 @@
 """Read tables from the PostgreSQL catalog (an edge: it takes a cursor)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from dbtable.model import ActualColumn, ActualTable, Owner, TypeIdentity
+from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, Owner,
+                           TypeIdentity)
 from dbtable.ownership import Marker, TableComment
 
 _BY_NAME = """
@@ -120,3 +122,90 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
                        primary_key=tuple(key_row[1]) if key_row else (),
                        primary_key_constraint=key_row[0] if key_row else None,
                        owner=Owner.from_marker(comment), comment=comment)
+
+
+# The drift sweep reads every managed table at once: a bounded number of queries whatever the
+# number of tables. First the candidates (marked tables and tables holding a wanted name, names
+# and comments only), then the columns and keys of all of them in one query.
+_ALL_CANDIDATES = """
+SELECT c.oid, c.relname, d.description
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_description d
+    ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
+   AND (d.description LIKE %(marker)s OR c.relname = ANY(%(names)s))
+"""
+_ALL_DETAILS = """
+SELECT c.oid,
+       ARRAY(SELECT a.attname FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       ARRAY(SELECT a.atttypid::bigint FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       ARRAY(SELECT a.atttypmod FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       con.conname,
+       ARRAY(SELECT a.attname
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+              ORDER BY k.position)
+  FROM pg_class c
+  LEFT JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
+ WHERE c.oid = ANY(%(oids)s)
+"""
+_ALL_BLOCKERS = """
+SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %(schema)s AND c.relname = ANY(%(names)s) AND c.relkind NOT IN ('r', 'p')
+UNION ALL
+SELECT t.typname, 'type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname = %(schema)s AND t.typname = ANY(%(names)s) AND t.typrelid = 0
+   AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid)
+"""
+
+
+def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
+                        owners: Iterable[tuple[str, str]] | None = None
+                        ) -> tuple[tuple[ActualTable, ...], dict[str, str]]:
+    """Every table carrying an ownership marker (only those of ``owners``, as (namespace,
+    name), if given), plus the
+    tables called one of ``names``, with their columns and keys; and what else (an index, a
+    view, a type) holds any of ``names``.
+
+    Three queries in all, however many tables there are: what the drift sweep compares.
+    """
+    wanted = set(names)
+    marker = "%" + _like_escape(f'"{MARKER_KEY}": "{MARKER_VALUE}"') + "%"
+    cur.execute(_ALL_CANDIDATES, {"schema": schema, "marker": marker, "names": sorted(wanted)})
+    only = None if owners is None else set(owners)
+    candidates = {oid: (name, comment) for oid, name, comment in cur.fetchall()
+                  if only is None or name in wanted or _owner_key(comment) in only}
+    tables: list[ActualTable] = []
+    if candidates:
+        cur.execute(_ALL_DETAILS, {"oids": list(candidates)})
+        for oid, column_names, column_types, type_oids, typmods, key_name, key_columns \
+                in cur.fetchall():
+            name, comment = candidates[oid]
+            tables.append(ActualTable(
+                schema=schema, name=name,
+                columns=tuple(ActualColumn(n, t, TypeIdentity(o, m)) for n, t, o, m
+                              in zip(column_names, column_types, type_oids, typmods)),
+                primary_key=tuple(key_columns) if key_name else (),
+                primary_key_constraint=key_name, owner=Owner.from_marker(comment),
+                comment=comment))
+    blockers: dict[str, str] = {}
+    if wanted:
+        cur.execute(_ALL_BLOCKERS, {"schema": schema, "names": sorted(wanted)})
+        for name, kind in cur.fetchall():
+            blockers.setdefault(name, f"{_RELATION_KINDS.get(kind, 'another object')} {name}")
+    return tuple(sorted(tables, key=lambda t: t.name)), blockers
+
+
+def _owner_key(comment: str | None) -> tuple[str, str] | None:
+    owner = Owner.from_marker(comment)
+    return (owner.namespace, owner.name) if owner else None

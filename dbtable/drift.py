@@ -1,0 +1,199 @@
+"""Drift detection for every managed table at once (pure: no database, no Kopf).
+
+The sweep gives this module a snapshot of the resources (from the operator's index, which the
+watch keeps current) and one bulk read of the catalog; it returns the resources whose table no
+longer agrees with what their status says. Only those are handed to the per-resource handler,
+which re-reads the catalog under the resource's lock and repairs or reports. A resource whose
+handlers are still working (a spec change not yet handled, a retry pending, a deletion) is not
+a subject: the sweep waits behind user changes instead of racing them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbtable.errors import InvalidSpec
+from dbtable.model import ActualTable, DesiredTable, Owner
+from dbtable.plan import Plan, plan_reconcile, plan_repair
+from dbtable.spec import parse_spec
+
+# Ready reasons written while Kopf is still retrying the reconcile: not the sweep's business.
+# (A retry in progress also shows as Kopf's progress record: ``Subject.pending``.)
+RETRYING_REASONS = frozenset({"DatabaseUnavailable", "LockTimeout"})
+# A resource refused because its name is taken is re-checked often: the name may free up.
+CONFLICT = "Conflict"
+DRIFTED = "Drifted"
+
+
+@dataclass(frozen=True)
+class ReadyCondition:
+    status: str
+    reason: str
+    message: str
+    generation: int | None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the sweep needs to know about one DatabaseTable, as the watch last saw it."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int | None
+    spec: Mapping[str, Any] = field(hash=False, compare=True)
+    deleting: bool = False
+    pending: bool = False  # Kopf holds an unfinished handler record (running or retrying)
+    observed_generation: int | None = None
+    ready: ReadyCondition | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.namespace, self.name, self.uid)
+
+    def settled(self) -> bool:
+        """Handled for its current spec, with nothing pending: only then may drift be judged."""
+        return (not self.deleting and not self.pending and self.generation is not None
+                and self.observed_generation == self.generation
+                and self.ready is not None and self.ready.generation == self.generation
+                and self.ready.reason not in RETRYING_REASONS
+                and self.ready.reason != "InvalidSpec")
+
+    def in_conflict(self) -> bool:
+        return self.ready is not None and self.ready.status == "False" \
+            and self.ready.reason == CONFLICT
+
+    def retried_in_full(self) -> bool:
+        """Its reconcile failed for good (a Conflict, a statement timeout, ...): the sweep
+        retries that reconcile, key change included. After Ready or a Drifted report it only
+        repairs, and a key someone changed by hand is reported, never replaced."""
+        return self.ready is not None and self.ready.status == "False" \
+            and self.ready.reason != DRIFTED
+
+
+def subject_from(body: Mapping[str, Any], pending: bool) -> Subject:
+    """The index entry of one resource (``body`` is the object as the watch delivered it)."""
+    meta, status = body.get("metadata", {}), body.get("status") or {}
+    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
+    return Subject(
+        namespace=meta.get("namespace") or "", name=meta.get("name") or "",
+        uid=meta.get("uid") or "", generation=meta.get("generation"),
+        spec=_plain(body.get("spec") or {}), deleting=bool(meta.get("deletionTimestamp")),
+        pending=pending, observed_generation=status.get("observedGeneration"),
+        ready=ReadyCondition(str(ready.get("status")), str(ready.get("reason")),
+                             str(ready.get("message") or ""), ready.get("observedGeneration"))
+        if ready else None)
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """The managed tables and the tables holding any wanted name, read in one go."""
+
+    tables: tuple[ActualTable, ...]
+    blockers: Mapping[str, str] = field(default_factory=dict)  # name -> "an index x", ...
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A resource the handler must look at, and why (for the log)."""
+
+    subject: Subject
+    why: str
+
+
+def refusal_message(plan: Plan) -> str:
+    """The Ready message of a refused plan; the sweep compares it with the status."""
+    return "Refused, nothing was applied: " + "; ".join(map(str, plan.refusals))
+
+
+def expected_plan(subject: Subject, desired: DesiredTable, catalog: "_Lookup") -> Plan | str:
+    """The plan the drift handler would make for ``subject``, or why it cannot be planned."""
+    owned = catalog.by_owner.get((subject.namespace, subject.name), [])
+    if len(owned) > 1:
+        return "ambiguous"
+    mine = owned[0] if owned else None
+    occupant = blocker = None
+    if mine is None or mine.name != desired.name:
+        occupant = catalog.by_name.get(desired.name)
+        if occupant is None:
+            blocker = catalog.blockers.get(desired.name)
+    plan = plan_reconcile(desired, subject.owner, mine, occupant, blocker)
+    return plan if subject.retried_in_full() else plan_repair(plan)
+
+
+def judge(subject: Subject, desired: DesiredTable, catalog: "_Lookup") -> str | None:
+    """Why the handler must look at this resource, or None when its status is still true."""
+    ready = subject.ready
+    assert ready is not None  # settled() holds
+    plan = expected_plan(subject, desired, catalog)
+    if isinstance(plan, str):  # two tables carry its marker: the handler reports the Conflict
+        return None if ready.reason == CONFLICT else "two tables carry its ownership marker"
+    if plan.operations:
+        names = "; ".join(op.describe() for op in plan.operations)
+        return f"would apply: {names}"
+    if plan.refused:
+        message = refusal_message(plan)
+        if ready.status == "False" and ready.message == message:
+            return None
+        return f"refused for a new reason: {message}"
+    return None if ready.status == "True" else f"in sync again (was {ready.reason})"
+
+
+class _Lookup:
+    """The catalog snapshot indexed by owner (namespace, name: what a marker names) and by
+    table name."""
+
+    def __init__(self, catalog: CatalogSnapshot) -> None:
+        self.by_owner: dict[tuple[str, str], list[ActualTable]] = {}
+        self.by_name = {t.name: t for t in catalog.tables}
+        self.blockers = catalog.blockers
+        for table in catalog.tables:
+            if table.owner is not None:
+                key = (table.owner.namespace, table.owner.name)
+                self.by_owner.setdefault(key, []).append(table)
+
+
+def find_drift(subjects: Iterable[Subject], catalog: CatalogSnapshot,
+               parse: Callable[[Subject], DesiredTable] | None = None) -> list[Finding]:
+    """The settled resources whose status no longer describes their table."""
+    parse = parse or parse_subject
+    lookup = _Lookup(catalog)
+    findings: list[Finding] = []
+    for subject in subjects:
+        if not subject.settled():
+            continue
+        try:
+            desired = parse(subject)
+        except InvalidSpec:
+            continue  # already reported by the reconcile; nothing to compare against
+        why = judge(subject, desired, lookup)
+        if why is not None:
+            findings.append(Finding(subject, why))
+    return findings
+
+
+def wanted_names(subjects: Iterable[Subject],
+                 parse: Callable[[Subject], DesiredTable] | None = None) -> set[str]:
+    """The table names the subjects' specs ask for (to read who holds them)."""
+    parse = parse or parse_subject
+    names: set[str] = set()
+    for subject in subjects:
+        try:
+            names.add(parse(subject).name)
+        except InvalidSpec:
+            pass
+    return names
+
+
+def parse_subject(subject: Subject) -> DesiredTable:
+    return parse_spec(dict(subject.spec))
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy made of dicts and lists, detached from Kopf's live body."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,206 @@
+"""The drift sweep (an edge: it reads the catalog and patches resources).
+
+One asyncio task for the whole operator, instead of a timer per resource. Every
+``DBT_DRIFT_INTERVAL_S`` (with jitter) it takes the resources from the operator's index, reads
+all managed tables in one bulk read, and compares purely (``dbtable.drift``). It changes
+nothing itself: a resource found out of step gets the annotation ``DRIFT_ANNOTATION``, whose
+change runs the ``drift`` handler in that resource's own Kopf worker, serialized with its
+reconcile and cleanup handlers, on the latest body. When nothing drifted it writes nothing.
+
+Every ``DBT_CONFLICT_RECHECK_S`` it also re-checks, more cheaply, only the resources refused as
+a Conflict: when the name they want frees up they converge within seconds, not one interval.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from kopf._cogs.clients import patching  # Kopf has no public API client; pinned 1.45
+
+from dbtable.catalog import read_managed_tables
+from dbtable import resolve  # its one lookup query and typmod_in call, shared with reconcile
+from dbtable.drift import CatalogSnapshot, Finding, Subject, find_drift, parse_subject
+from dbtable.errors import InvalidSpec
+from dbtable.model import DesiredColumn, DesiredTable
+
+# Changing this annotation is what hands a resource to its drift handler.
+DRIFT_ANNOTATION = "drift.kopf.demo/checked"
+RESOURCE = kopf.Resource(group="kopf.demo", version="v1", plural="databasetables",
+                         kind="DatabaseTable", namespaced=True)
+# Handlers whose unfinished record means the resource is not settled.
+WATCHED_HANDLERS = ("reconcile",)
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    interval: float = 300.0  # a full sweep every this many seconds (± jitter)
+    conflict_recheck: float = 5.0  # resources in Conflict are re-checked this often
+    jitter: float = 0.1  # each wait is interval × (1 ± jitter); the first is 0.5 to 1 interval
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "SweepSettings":
+        return cls(interval=float(env.get("DBT_DRIFT_INTERVAL_S", "300")),
+                   conflict_recheck=float(env.get("DBT_CONFLICT_RECHECK_S", "5")))
+
+
+@dataclass
+class SpecCache:
+    """Parsed specs by (uid, generation): a sweep parses each spec once per generation."""
+
+    parsed: dict[str, tuple[int | None, Any]] = field(default_factory=dict)
+
+    def __call__(self, subject: Subject) -> DesiredTable:
+        hit = self.parsed.get(subject.uid)
+        if hit is not None and hit[0] == subject.generation:
+            if isinstance(hit[1], Exception):
+                raise hit[1]
+            return hit[1]
+        try:
+            value: Any = parse_subject(subject)
+        except Exception as e:
+            self.parsed[subject.uid] = (subject.generation, e)
+            raise
+        self.parsed[subject.uid] = (subject.generation, value)
+        return value
+
+    def forget_except(self, uids: set[str]) -> None:
+        for uid in set(self.parsed) - uids:
+            del self.parsed[uid]
+
+
+def reconcile_pending(body: kopf.Body, memo: kopf.Memo) -> bool:
+    """Whether Kopf holds an unfinished record of the reconcile handler (running, retrying)."""
+    storage = memo.get("progress_storage") if hasattr(memo, "get") else None
+    if storage is None:
+        return True  # unknown: do not judge
+    for handler in WATCHED_HANDLERS:
+        record = storage.fetch(key=handler, body=body)
+        if record is not None and not (record.get("success") or record.get("failure")):
+            return True
+    return False
+
+
+def check(pool: Any, schema: str, subjects: list[Subject], cache: SpecCache,
+          only_conflicts: bool) -> list[Finding]:
+    """Read the catalog once and compare (runs in a worker thread, not on the event loop)."""
+    desired = _parsed(subjects, cache)
+    names = {table.name for table in desired.values()}
+    owners = {(s.namespace, s.name) for s in subjects} if only_conflicts else None
+    with pool.connection() as conn:
+        with conn, conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            tables, blockers = read_managed_tables(cur, schema, names, owners)
+            resolved = resolve_all(cur, desired)
+    return find_drift(subjects, CatalogSnapshot(tables, blockers),
+                      lambda subject: _resolved(resolved, subject))
+
+
+def _resolved(resolved: Mapping[str, DesiredTable], subject: Subject) -> DesiredTable:
+    if subject.uid not in resolved:
+        raise InvalidSpec([])  # not parseable: find_drift skips it
+    return resolved[subject.uid]
+
+
+def resolve_all(cur: Any, desired: Mapping[str, DesiredTable]) -> dict[str, DesiredTable]:
+    """Every spec's column types as the server resolves them, like a reconcile does
+    (dbtable/resolve.py), in one lookup query for all distinct type names, plus one typmod_in
+    call per distinct user-defined type with modifiers: bounded by the types, not the tables."""
+    lookups = sorted({c.type.lookup for table in desired.values() for c in table.columns})
+    rows: dict[str, tuple[Any, ...]] = {}
+    if lookups:
+        cur.execute(resolve._LOOKUP, (lookups,))
+        rows = dict(zip(lookups, cur.fetchall()))
+    done: dict[tuple[str, tuple[str, ...]], DesiredColumn] = {}
+
+    def one(column: DesiredColumn) -> DesiredColumn:
+        key = (column.type.lookup, tuple(column.type.typmod_input or ()))
+        if key not in done:
+            done[key] = resolve._resolve(cur, column, *rows[column.type.lookup])
+        found = done[key]
+        return dataclasses.replace(column, resolved=found.resolved, unresolved=found.unresolved)
+
+    return {uid: dataclasses.replace(table, columns=tuple(one(c) for c in table.columns))
+            for uid, table in desired.items()}
+
+
+def _parsed(subjects: Iterable[Subject], cache: SpecCache) -> dict[str, DesiredTable]:
+    parsed: dict[str, DesiredTable] = {}
+    for subject in subjects:
+        if subject.settled():
+            try:
+                parsed[subject.uid] = cache(subject)
+            except InvalidSpec:
+                pass
+    return parsed
+
+
+async def request_check(finding: Finding, settings: kopf.OperatorSettings,
+                        logger: logging.Logger) -> None:
+    """Hand the resource to its drift handler by changing the annotation it watches.
+
+    The uid in the patch makes the API server refuse it for a re-created namesake.
+    """
+    subject = finding.subject
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    logger.info("Drift sweep: %s/%s needs a check: %s", subject.namespace, subject.name,
+                finding.why)
+    patch = kopf.Patch({"metadata": {"uid": subject.uid,
+                                     "annotations": {DRIFT_ANNOTATION: stamp}}})
+    try:
+        await patching.patch_obj(settings=settings, resource=RESOURCE,
+                                 namespace=subject.namespace, name=subject.name, patch=patch,
+                                 logger=logger)
+    except Exception as e:  # gone, re-created, API unavailable: the next sweep looks again
+        logger.warning("Drift sweep could not hand %s/%s to its handler: %s",
+                       subject.namespace, subject.name, e)
+
+
+async def sweep_forever(index: kopf.Index[str, Subject], memo: kopf.Memo,
+                        settings: kopf.OperatorSettings, logger: logging.Logger,
+                        config: SweepSettings | None = None) -> None:
+    """Full sweeps every interval (jittered), Conflict re-checks in between; never raises."""
+    config = config or SweepSettings.from_env()
+    cache = SpecCache()
+    loop = asyncio.get_running_loop()
+    next_full = loop.time() + config.interval * random.uniform(0.5, 1.0)
+    while True:
+        await asyncio.sleep(max(0.0, min(config.conflict_recheck, next_full - loop.time())))
+        full = loop.time() >= next_full
+        if full:
+            next_full = loop.time() + config.interval * random.uniform(1 - config.jitter,
+                                                                        1 + config.jitter)
+        await sweep_once(index, memo, settings, logger, cache, only_conflicts=not full)
+
+
+async def sweep_once(index: kopf.Index[str, Subject], memo: kopf.Memo,
+                     settings: kopf.OperatorSettings, logger: logging.Logger, cache: SpecCache,
+                     only_conflicts: bool) -> list[Finding]:
+    subjects = [s for key in list(index) for s in index.get(key, ())]
+    if not only_conflicts:
+        cache.forget_except({s.uid for s in subjects})
+    subjects = [s for s in subjects if s.settled() and (s.in_conflict() or not only_conflicts)]
+    if not subjects:
+        return []
+    started = time.perf_counter()
+    try:
+        findings = await asyncio.get_running_loop().run_in_executor(
+            settings.execution.executor, check, memo.pool, memo.database.schema, subjects,
+            cache, only_conflicts)
+    except Exception as e:  # the database is down, say: the next sweep looks again
+        logger.warning("Drift sweep could not read the catalog: %s", type(e).__name__)
+        return []
+    if not only_conflicts:
+        logger.debug("Drift sweep: %d resources compared in %.3f s, %d to check.",
+                     len(subjects), time.perf_counter() - started, len(findings))
+    for finding in findings:
+        await request_check(finding, settings, logger)
+    return findings
