@@ -134,9 +134,12 @@ def test_errors_only_a_spec_change_can_fix_fail_permanently_with_one_warning(
     assert "retrying" not in condition["message"]
     assert running.events() == [("Warning", "ApplyFailed", condition["message"])]
     assert running.table("things") is None
-    # The drift tick tries again (the table is missing): same condition, no second Warning.
-    patch, error = reconcile(running, after(resource, patch), handler=operator.check_drift)
-    assert error is None and ready(patch)["message"] == condition["message"]
+    # The drift sweep hands it to the drift handler again (the table is missing): same
+    # condition, no second Warning.
+    running.memo.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.demo")
+    patch, error = reconcile(running, after(resource, patch), handler=operator.repair_drift)
+    assert isinstance(error, kopf.PermanentError), error
+    assert ready(patch)["message"] == condition["message"]
     assert running.events() == []
 
 

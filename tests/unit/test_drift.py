@@ -78,7 +78,7 @@ def test_resources_whose_handlers_are_not_done_are_not_judged() -> None:
     assert found(subject(ready=None), tables=gone) == []  # never handled
     stale = ReadyCondition("True", "Reconciled", "", 0)
     assert found(subject(ready=stale), tables=gone) == []  # condition of an older generation
-    for reason in ("LockTimeout", "DatabaseUnavailable", "StatementTimeout", "InvalidSpec"):
+    for reason in ("LockTimeout", "DatabaseUnavailable", "InvalidSpec"):
         waiting = ReadyCondition("False", reason, "...", 1)
         assert found(subject(ready=waiting), tables=gone) == [], reason
 
@@ -106,6 +106,14 @@ def test_conflict_loser_is_planned_in_full_not_as_a_repair() -> None:
     # Its own table under the old name, key changed in the same spec edit: a plain reconcile.
     [why] = found(subject(ready=refused), tables=(mine,))
     assert "renamed table old to users" in why and "set primary key (id)" in why
+
+
+def test_permanent_failure_is_retried_as_a_reconcile_once_per_sweep() -> None:
+    # A key change that ran into statement_timeout: the sweep retries the spec's key change,
+    # and does not call it drift.
+    timed_out = ReadyCondition("False", "StatementTimeout", "could not ...", 1)
+    [why] = found(subject(ready=timed_out), tables=(table(key=("name",)),))
+    assert "dropped primary key (name) of users; set primary key (id) on users" in why
 
 
 def test_two_tables_with_one_marker_are_handed_to_the_handler_once() -> None:
