@@ -57,8 +57,7 @@ class Subject:
         return (not self.deleting and not self.pending and self.generation is not None
                 and self.observed_generation == self.generation
                 and self.ready is not None and self.ready.generation == self.generation
-                and self.ready.reason not in RETRYING_REASONS
-                and self.ready.reason != "InvalidSpec")
+                and self.ready.reason not in RETRYING_REASONS)
 
     def in_conflict(self) -> bool:
         return self.ready is not None and self.ready.status == "False" \

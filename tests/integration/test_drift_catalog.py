@@ -104,3 +104,34 @@ def test_sweep_finds_exactly_the_drifted_tables(conn, settings) -> None:
         "t2": "would apply: created table t2 with columns id, name, at and primary key "
               "(id, name); marked table t2 as owned by default/t2",
     }
+
+
+def test_sweep_check_resolves_types_like_a_reconcile_and_finds_nothing_in_sync(
+        conn, settings) -> None:
+    from dbtable.database import ConnectionPool
+    from dbtable.sweep import SpecCache, check
+
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE TYPE {} AS ENUM ('ok', 'meh')").format(
+            sql.Identifier(settings.schema, "mood")))
+    typed = {"tableName": "TYPED", "primaryKey": "ID", "columns": [
+        {"ID": "int4"}, {"NAMES": "_text"}, {"PRICE": "numeric(10,2)"},
+        {"MOOD": f"{settings.schema}.mood"}, {"AT": "timestamptz(3)"}]}
+    typed_owner = Owner("default", "typed", "00000000-0000-4000-8000-00000000aaaa")
+    reconcile_table(conn, settings, parse_spec(typed), typed_owner)
+    make_tables(conn, settings, 3)
+    ready = ReadyCondition("True", "Reconciled", "", 1)
+    subjects = [Subject(o.namespace, o.name, o.uid, 1, s, observed_generation=1, ready=ready)
+                for o, s in [(typed_owner, typed)] + [(owner(n), spec(n, key="ID, NAME"))
+                                                      for n in range(3)]]
+    pool = ConnectionPool(settings, 1)
+    try:
+        assert check(pool, settings.schema, subjects, SpecCache(), only_conflicts=False) == []
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN mood").format(
+                sql.Identifier(settings.schema, "typed")))
+        [finding] = check(pool, settings.schema, subjects, SpecCache(), only_conflicts=False)
+        assert finding.subject.name == "typed"
+        assert finding.why == f"would apply: added column mood {settings.schema}.mood to typed"
+    finally:
+        pool.close()

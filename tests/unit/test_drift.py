@@ -78,7 +78,7 @@ def test_resources_whose_handlers_are_not_done_are_not_judged() -> None:
     assert found(subject(ready=None), tables=gone) == []  # never handled
     stale = ReadyCondition("True", "Reconciled", "", 0)
     assert found(subject(ready=stale), tables=gone) == []  # condition of an older generation
-    for reason in ("LockTimeout", "DatabaseUnavailable", "InvalidSpec"):
+    for reason in ("LockTimeout", "DatabaseUnavailable"):
         waiting = ReadyCondition("False", reason, "...", 1)
         assert found(subject(ready=waiting), tables=gone) == [], reason
 
