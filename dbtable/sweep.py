@@ -13,7 +13,6 @@ a Conflict: when the name they want frees up they converge within seconds, not o
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import logging
 import os
@@ -24,13 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+import psycopg2
 from kopf._cogs.clients import patching  # Kopf has no public API client; pinned 1.45
 
 from dbtable.catalog import read_managed_tables
-from dbtable import resolve  # its one lookup query and typmod_in call, shared with reconcile
 from dbtable.drift import CatalogSnapshot, Finding, Subject, find_drift, parse_subject
 from dbtable.errors import InvalidSpec
-from dbtable.model import DesiredColumn, DesiredTable
+from dbtable.failures import first_line
+from dbtable.model import DesiredTable
+from dbtable.resolve import resolve_tables
 
 # Changing this annotation is what hands a resource to its drift handler.
 DRIFT_ANNOTATION = "drift.kopf.demo/checked"
@@ -111,25 +112,10 @@ def _resolved(resolved: Mapping[str, DesiredTable], subject: Subject) -> Desired
 
 
 def resolve_all(cur: Any, desired: Mapping[str, DesiredTable]) -> dict[str, DesiredTable]:
-    """Every spec's column types as the server resolves them, like a reconcile does
-    (dbtable/resolve.py), in one lookup query for all distinct type names, plus one typmod_in
-    call per distinct user-defined type with modifiers: bounded by the types, not the tables."""
-    lookups = sorted({c.type.lookup for table in desired.values() for c in table.columns})
-    rows: dict[str, tuple[Any, ...]] = {}
-    if lookups:
-        cur.execute(resolve._LOOKUP, (lookups,))
-        rows = dict(zip(lookups, cur.fetchall()))
-    done: dict[tuple[str, tuple[str, ...]], DesiredColumn] = {}
-
-    def one(column: DesiredColumn) -> DesiredColumn:
-        key = (column.type.lookup, tuple(column.type.typmod_input or ()))
-        if key not in done:
-            done[key] = resolve._resolve(cur, column, *rows[column.type.lookup])
-        found = done[key]
-        return dataclasses.replace(column, resolved=found.resolved, unresolved=found.unresolved)
-
-    return {uid: dataclasses.replace(table, columns=tuple(one(c) for c in table.columns))
-            for uid, table in desired.items()}
+    """Every spec's column types as the server resolves them, like a reconcile does: one
+    lookup for all distinct types (dbtable/resolve.py), bounded by the types, not the tables."""
+    uids = list(desired)
+    return dict(zip(uids, resolve_tables(cur, [desired[uid] for uid in uids])))
 
 
 def _parsed(subjects: Iterable[Subject], cache: SpecCache) -> dict[str, DesiredTable]:
@@ -196,7 +182,9 @@ async def sweep_once(index: kopf.Index[str, Subject], memo: kopf.Memo,
             settings.execution.executor, check, memo.pool, memo.database.schema, subjects,
             cache, only_conflicts)
     except Exception as e:  # the database is down, say: the next sweep looks again
-        logger.warning("Drift sweep could not read the catalog: %s", type(e).__name__)
+        # A database error is expected now and then; anything else is a bug: show where.
+        logger.warning("Drift sweep could not read the catalog: %s", first_line(e),
+                       exc_info=not isinstance(e, psycopg2.Error))
         return []
     if not only_conflicts:
         logger.debug("Drift sweep: %d resources compared in %.3f s, %d to check.",
