@@ -184,9 +184,13 @@ class ColumnType:
     def matches(self, catalog_type: str) -> bool:
         """Whether a column whose ``format_type(atttypid, atttypmod)`` is ``catalog_type`` has this type.
 
-        format_type qualifies a user-defined type with its schema only when the schema is not
-        on the search_path, so ``public.mood`` may come back as ``mood`` and ``mood`` as
-        ``app.mood`` under a different search_path: a missing schema on either side matches.
+        This is the spelling-only approximation for when no server can be asked (the offline
+        plan command); with a server, the planner compares type oids and typmods instead
+        (dbtable/resolve.py), which is exact. format_type qualifies a user-defined type with
+        its schema only when the schema is not on the search_path, so ``public.mood`` may come
+        back as ``mood`` and ``mood`` as ``app.mood``: a missing schema on either side matches.
+        A type's typmod_out prints its modifiers its own way (``geometry(Point,4326)``), so
+        they are compared folded to lower case.
         """
         if catalog_type == self.canonical:
             return True
@@ -195,8 +199,10 @@ class ColumnType:
         parsed = _parse_catalog_name(catalog_type)
         if parsed is None:
             return False
-        schema, name, is_array = parsed
+        schema, name, modifiers, is_array = parsed
         if name != self.name or is_array != self.array:
+            return False
+        if modifiers.lower() != ",".join(str(m) for m in self.modifiers):
             return False
         return schema is None or self.schema is None or schema == self.schema
 
@@ -223,15 +229,18 @@ def _quote_identifier(name: str) -> str:
 
 
 _CATALOG_PART = r'(?:[a-z_][a-z0-9_]*|"(?:[^"]|"")+")'
-_CATALOG_NAME_RE = re.compile(rf"(?:({_CATALOG_PART})\.)?({_CATALOG_PART})(\[\])?")
+_CATALOG_NAME_RE = re.compile(
+    rf"(?:({_CATALOG_PART})\.)?({_CATALOG_PART})(?:\(([^()]*)\))?(\[\])?")
 
 
-def _parse_catalog_name(text: str) -> tuple[str | None, str, bool] | None:
+def _parse_catalog_name(text: str) -> tuple[str | None, str, str, bool] | None:
+    """(schema, name, modifiers without spaces, is an array) of format_type's output."""
     match = _CATALOG_NAME_RE.fullmatch(text)
     if match is None:
         return None
-    schema, name, brackets = match.groups()
-    return (_unquote(schema) if schema else None), _unquote(name), brackets is not None
+    schema, name, modifiers, brackets = match.groups()
+    return ((_unquote(schema) if schema else None), _unquote(name),
+            "".join((modifiers or "").split()), brackets is not None)
 
 
 def _unquote(part: str) -> str:

@@ -22,6 +22,7 @@ from dbtable.plan import RefusalReason
 from dbtable.reconcile import reconcile_table
 from dbtable.resolve import resolve_tables
 from dbtable.spec import parse_spec
+from dbtable.types import parse_type
 from tests.support.postgres import create_operator_database
 
 pytestmark = pytest.mark.integration
@@ -244,6 +245,8 @@ def test_postgis_geometry_with_modifiers_is_created_and_converges(gis) -> None:
                     extra=({"AREAS": "GEOMETRY(POLYGON, 4326)[]"},))
     assert created.plan.refusals == ()
     assert column_type(conn, settings) == "geometry(Point,4326)"
+    # Offline (no server to ask), the grammar's spelling still matches what PostGIS prints.
+    assert parse_type("GEOMETRY(point, 4326)").matches(column_type(conn, settings))
     again = apply(conn, settings, "geometry(point, 4326)",
                   extra=({"AREAS": "geometry(Polygon,4326)[]"},))
     assert again.plan.refusals == () and again.statements == ()

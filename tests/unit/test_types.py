@@ -510,6 +510,14 @@ def test_column_type_refuses_keywords_outside_the_whitelist() -> None:
         ("mood", "MOOD", False),
         ("mood", '"MOOD"', False),
         ("mood", "mood; drop table x", False),
+        ("geometry(Point,4326)", "geometry(Point,4326)", True),  # typmod_out's own spelling
+        ("geometry(point, 4326)[]", "public.geometry(Point,4326)[]", True),
+        ("geometry(Point,4326)", "geometry(Point,3857)", False),
+        ("geometry(Point,4326)", "geometry", False),
+        ("geometry", "geometry(Point,4326)", False),
+        ("vector(1536)", "vector(1536)", True),
+        ("vector(1536)", "vector(768)", False),
+        ("vector(1536)", "vector(1536)[]", False),
     ],
 )
 def test_matches_compares_with_format_type_output(text: str, catalog_type: str, expected: bool) -> None:
