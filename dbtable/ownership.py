@@ -105,13 +105,14 @@ class TableComment:
     def parse(cls, comment: str | None) -> "TableComment":
         if not comment:
             return cls()
-        whole = _ours(comment)  # a marker or consent spread over several lines
-        lines = [comment] if whole is not None else comment.split("\n")
+        lines = comment.split("\n")
+        parsed = [_ours(line) for line in lines]
+        if all(data is None for data in parsed) and _ours(comment) is not None:
+            lines, parsed = [comment], [_ours(comment)]  # one JSON over several lines
         marker: Marker | None = None
         adopt_by: str | None = None
         kept: list[str] = []
-        for line in lines:
-            data = whole if whole is not None else _ours(line)
+        for line, data in zip(lines, parsed):
             found = Marker.from_data(data)
             if found is not None:
                 marker = marker or found

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from dbtable.ownership import Marker, Owner, TableComment, retained_name
 
@@ -75,3 +77,14 @@ def test_retained_name_fits_63_bytes_and_differs_per_resource_and_moment() -> No
     assert name != retained_name(long, Owner("hr", "payroll", "other-uid"), until)
     assert name != retained_name(long, OWNER, until.replace(second=1))
     assert retained_name("payroll", OWNER, until).startswith("payroll_retained_")
+
+
+@settings(max_examples=500)
+@given(text=st.text(), adopted=st.booleans())
+def test_any_users_text_survives_marking_and_release(text: str, adopted: bool) -> None:
+    users = TableComment.parse(text)
+    assume(users.marker is None and users.adopt_by is None)  # text that is not ours
+    assert users.user_text == (text or None)
+    marker = Marker(OWNER, adopted=adopted)
+    parsed = TableComment.parse(users.with_marker(marker))
+    assert parsed == TableComment(user_text=text or None, marker=marker)
