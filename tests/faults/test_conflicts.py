@@ -93,3 +93,34 @@ def test_copied_marker_is_ambiguous_and_nothing_is_altered_or_dropped(
     assert [database.table("original"), database.table("copy")] == before
     namespace.kubectl("patch", "databasetable", "first", "--type=merge",
                       "-p", '{"metadata": {"finalizers": null}}')
+
+
+def test_swapped_names_are_refused_then_converge_within_seconds_once_free(
+        namespace: Namespace, database: Database, start_operator) -> None:
+    start_operator("container")
+
+    def spec(table: str) -> dict:
+        return {"tableName": table, "columns": COLUMNS, "primaryKey": "ID"}
+
+    namespace.apply(resource("first", spec("a")))
+    namespace.apply(resource("second", spec("b")))
+    namespace.wait_ready("first")
+    namespace.wait_ready("second")
+    database.execute("INSERT INTO public.a VALUES (1, 'ada')")
+
+    # A swap: each wants the name the other holds. Both are refused; nothing moves.
+    namespace.apply(resource("first", spec("b")))
+    namespace.apply(resource("second", spec("a")))
+    for name, holder in (("first", "second"), ("second", "first")):
+        refused = wait_condition(namespace, name, "Conflict", timeout=60)
+        assert f"belongs to DatabaseTable {namespace.name}/{holder}" in refused["message"]
+    assert database.execute("SELECT id FROM public.a") == [(1,)]
+
+    # Done in steps: second moves to a free name; first then takes b without being touched.
+    namespace.apply(resource("second", spec("c")))
+    namespace.wait_ready("second")
+    namespace.wait_ready("first", timeout=30)
+    assert database.execute("SELECT id, name FROM public.b") == [(1, "ada")]
+    namespace.apply(resource("second", spec("a")))
+    namespace.wait_ready("second")
+    assert database.table("a").owner.name == "second"
