@@ -239,7 +239,9 @@ INTERESTING = ["", " ", "id", "ID ", "x; DROP TABLE y", 'a"b', "a'b", "a--", "a/
                "pg_catalog.pg_class", "integer); DROP TABLE x; --", "text DEFAULT now()",
                "int primary key", "varchar(0)", "varchar(99999999)", "numeric(1,2,3)",
                "pg_sleep(10)", "integer[", "int[]]", "text collate \"C\"", "serial[]"]
-VALID_TYPE_TEXTS = [text for text, _ in ACCEPTED] + ["mood", "app.mood", "my$type[]"]
+VALID_TYPE_TEXTS = [text for text, _ in ACCEPTED] + [
+    "mood", "app.mood", "my$type[]", "_int4", "vector(1536)", "geometry(Point,4326)",
+    "public.geography(PointZ, 4326)[]", "t(-1,0,a$b)"]
 
 
 @st.composite
@@ -368,6 +370,20 @@ def assert_plain_column(column: Any, name: str, column_type: ColumnType) -> None
     if column_type.user_defined:
         assert strings(type_name.names) == tuple(
             p for p in (column_type.schema, column_type.name) if p is not None)
+        # Modifiers reach the parser as constants and plain names, nothing else.
+        assert tuple(typmod_values(type_name.typmods)) == column_type.modifiers
+
+
+def typmod_values(typmods: Any) -> list[int | str]:
+    values: list[int | str] = []
+    for node in typmods or ():
+        if isinstance(node, ast.A_Const):
+            values.append(node.val.ival)
+        else:
+            assert isinstance(node, ast.ColumnRef), node
+            (field,) = node.fields
+            values.append(field.sval)
+    return values
 
 
 def assert_primary_key(constraint: Any, columns: tuple[str, ...]) -> None:
