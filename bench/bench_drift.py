@@ -1,0 +1,254 @@
+"""Benchmark the drift sweep against a real PostgreSQL: one sweep over N managed tables.
+
+    .venv/bin/python -m bench.bench_drift [--tables 100,1000,5000] [--repeat 5]
+
+The server is a throwaway local one (hack/postgres.py), or the one named by
+``DBT_BENCH_DATABASE_URL`` (a role that may create roles and databases), in a fresh database
+owned by a fresh unprivileged role, as the operator would run.
+
+For each N (tables created with ``reconcile_table``, the seed's 5 columns, cumulatively):
+  * the sweep (``dbtable.sweep.sweep_once``: the resources from an index, one bulk catalog read,
+    the pure comparison): catalog queries per sweep, wall time (first sweep, which parses every
+    spec, and the median of the following ones);
+  * the PATCHes a sweep sends when nothing changed (counted by wrapping the sweep's one patch
+    call, ``request_check``, in this script only), and when 10 tables lost a column;
+  * for comparison, the design it replaced: one timer tick per resource, each a full
+    ``reconcile_table(repair_only=True)`` transaction and a status PATCH; its queries and time
+    per tick, measured on up to ``--sample`` resources and multiplied by N for a whole round.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+import psycopg2
+from psycopg2 import sql
+
+import dbtable.sweep as sweep_module
+from bench.common import fmt_time, machine, seed_spec, table
+from dbtable.database import DatabaseSettings, connect
+from dbtable.drift import ReadyCondition, Subject
+from dbtable.model import Owner
+from dbtable.reconcile import reconcile_table
+from dbtable.spec import parse_spec
+from tests.support.postgres import ExternalPostgres, create_operator_database
+
+NAMESPACE = "bench"
+LOG = logging.getLogger("bench-drift")
+
+
+class CountingCursor:
+    def __init__(self, cur: Any, counter: list[int]) -> None:
+        self._cur, self._counter = cur, counter
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._counter[0] += 1
+        return self._cur.execute(*args, **kwargs)
+
+    def __enter__(self) -> "CountingCursor":
+        self._cur.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cur.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
+class CountingConnection:
+    """A psycopg2 connection whose cursors count the statements they run."""
+
+    def __init__(self, conn: Any, counter: list[int]) -> None:
+        self._conn, self._counter = conn, counter
+
+    def cursor(self, *args: Any, **kwargs: Any) -> CountingCursor:
+        return CountingCursor(self._conn.cursor(*args, **kwargs), self._counter)
+
+    def __enter__(self) -> "CountingConnection":
+        self._conn.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._conn.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+class OneConnectionPool:
+    """The pool interface the sweep uses, over one counting connection."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.conn = connect(settings)
+        self.counter = [0]
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[CountingConnection]:
+        yield CountingConnection(self.conn, self.counter)
+
+    def take(self) -> int:
+        taken, self.counter[0] = self.counter[0], 0
+        return taken
+
+
+class Memo:
+    def __init__(self, pool: OneConnectionPool, settings: DatabaseSettings) -> None:
+        self.pool, self.database = pool, settings
+
+
+def subject(n: int, uid: str) -> Subject:
+    ready = ReadyCondition("True", "Reconciled", "Table is up to date (no changes needed)", 1)
+    return Subject(NAMESPACE, f"t{n:05}", uid, 1, {**seed_spec(), "tableName": f"T{n:05}"},
+                   observed_generation=1, ready=ready)
+
+
+def grow(pool: OneConnectionPool, settings: DatabaseSettings, index: dict[str, list[Subject]],
+         count: int) -> None:
+    """Create tables until there are ``count``, each as the reconcile handler would."""
+    while len(index) < count:
+        n, uid = len(index), str(uuid.uuid4())
+        made = subject(n, uid)
+        reconcile_table(pool.conn, settings, parse_spec(dict(made.spec)),
+                        Owner(NAMESPACE, made.name, uid))
+        index[uid] = [made]
+
+
+def sweep(index: dict[str, list[Subject]], memo: Memo, cache: sweep_module.SpecCache,
+          settings: kopf.OperatorSettings) -> tuple[float, int, int]:
+    """One full sweep: (seconds, catalog queries, PATCHes it sent)."""
+    patches = [0]
+
+    async def count_patch(*_: Any, **__: Any) -> None:
+        patches[0] += 1
+
+    original = sweep_module.request_check
+    sweep_module.request_check = count_patch  # the only call that writes to the API server
+    try:
+        memo.pool.take()
+        start = time.perf_counter()
+        asyncio.run(sweep_module.sweep_once(index, memo, settings, LOG, cache,  # type: ignore
+                                            only_conflicts=False))
+        return time.perf_counter() - start, memo.pool.take(), patches[0]
+    finally:
+        sweep_module.request_check = original
+
+
+def old_ticks(pool: OneConnectionPool, settings: DatabaseSettings,
+              index: dict[str, list[Subject]], sample: int) -> tuple[float, float]:
+    """The replaced design: median seconds and queries of one resource's timer tick."""
+    times, queries = [], []
+    for uid, (made,) in list(index.items())[:sample]:
+        pool.take()
+        start = time.perf_counter()
+        with pool.connection() as conn:
+            outcome = reconcile_table(conn, settings, parse_spec(dict(made.spec)),
+                                      Owner(NAMESPACE, made.name, uid), repair_only=True)
+        times.append(time.perf_counter() - start)
+        queries.append(pool.take())
+        assert not outcome.statements, outcome.statements
+    return statistics.median(times), statistics.median(queries)
+
+
+def drop_columns(pool: OneConnectionPool, settings: DatabaseSettings, count: int) -> None:
+    with pool.conn, pool.conn.cursor() as cur:
+        for n in range(count):
+            cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN last_login").format(
+                sql.Identifier(settings.schema, f"t{n:05}")))
+
+
+def run(url: str, sizes: list[int], repeat: int, sample: int) -> None:
+    settings = DatabaseSettings(url=url)
+    pool = OneConnectionPool(settings)
+    memo = Memo(pool, settings)
+    kopf_settings = kopf.OperatorSettings()
+    index: dict[str, list[Subject]] = {}
+    rows, old_rows = [], []
+    try:
+        for size in sizes:
+            start = time.perf_counter()
+            grow(pool, settings, index, size)
+            print(f"  {size} tables in place ({time.perf_counter() - start:.1f} s to create)",
+                  flush=True)
+            cache = sweep_module.SpecCache()
+            first, queries, patches = sweep(index, memo, cache, kopf_settings)
+            assert patches == 0, f"{patches} PATCHes with nothing changed"
+            later = [sweep(index, memo, cache, kopf_settings) for _ in range(repeat)]
+            assert all(p == 0 for _, _, p in later)
+            tick, tick_queries = old_ticks(pool, settings, index, sample)
+            rows.append((f"{size:,}", str(queries), fmt_time(first),
+                         fmt_time(statistics.median(t for t, _, _ in later)),
+                         str(max(p for _, _, p in later)),
+                         fmt_time(statistics.median(t for t, _, _ in later) / size)))
+            old_rows.append((f"{size:,}", f"{tick_queries:g}", fmt_time(tick),
+                             f"{tick_queries * size:,.0f}", fmt_time(tick * size), f"{size:,}",
+                             f"{min(sample, size)}"))
+        drop_columns(pool, settings, 10)
+        _, queries, patches = sweep(index, memo, sweep_module.SpecCache(), kopf_settings)
+    finally:
+        pool.conn.close()
+    print()
+    print(table(("managed tables", "queries/sweep", "first sweep", "later sweeps (median)",
+                 "PATCHes (nothing changed)", "per table"), rows))
+    print(f"\nAfter dropping a column from 10 of the {sizes[-1]:,} tables: one sweep made "
+          f"{queries} queries and sent {patches} PATCHes (one drift request per drifted "
+          "table; each drifted table's handler then writes its status).")
+    print("\nThe design it replaced: a timer per resource, each tick a full reconcile "
+          "transaction and a status PATCH")
+    print(table(("managed tables", "queries/tick", "time/tick", "queries/round",
+                 "time/round (est.)", "PATCHes/round", "ticks measured"), old_rows))
+    print("\n(a round = every resource's tick once, i.e. one DBT_DRIFT_INTERVAL_S; its time is "
+          "the median tick × N)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_drift",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--tables", default="100,1000,5000",
+                        help="managed table counts, ascending (default 100,1000,5000)")
+    parser.add_argument("--repeat", type=int, default=5, help="sweeps after the first")
+    parser.add_argument("--sample", type=int, default=200,
+                        help="old-design ticks measured per size (default 200)")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.tables.split(","))
+    started = time.perf_counter()
+    admin_url = os.environ.get("DBT_BENCH_DATABASE_URL")
+    server: Any = None
+    local: Any = None
+    db: dict[str, str] | None = None
+    try:
+        if admin_url:
+            server = ExternalPostgres(admin_url)
+            where = f"DBT_BENCH_DATABASE_URL ({server.host}:{server.port})"
+        else:
+            from hack.postgres import LocalPostgres
+
+            local = server = LocalPostgres()
+            local.start()
+            where = f"local throwaway server ({local.pg_bin}, fsync off)"
+        db = create_operator_database(server, prefix="bench")
+        version = server.execute_as_superuser("SHOW server_version")[0][0]
+        print(f"Real PostgreSQL {version}: {where}\n{machine()}\n")
+        run(db["url"], sizes, args.repeat, args.sample)
+    finally:
+        if db is not None and local is None and server is not None:
+            with contextlib.suppress(psycopg2.Error):
+                server.execute_as_superuser(f'DROP DATABASE "{db["dbname"]}" WITH (FORCE)')
+                server.execute_as_superuser(f'DROP ROLE "{db["user"]}"')
+        if local is not None:
+            local.stop()
+    print(f"\ntotal run time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
