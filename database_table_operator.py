@@ -29,7 +29,7 @@ from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
 from dbtable.retention import parse_retention, purge_expired, purge_interval
 from dbtable.spec import parse_spec
-from dbtable.sweep import DRIFT_ANNOTATION, reconcile_pending, sweep_forever
+from dbtable.sweep import DRIFT_ANNOTATION, PARK, park_table, reconcile_pending, sweep_forever
 
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
 FINALIZER = "kopf.demo/database-table-operator"
@@ -179,8 +179,23 @@ def repair_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: 
     if not subject.settled():
         logger.info("Drift check skipped: the resource's own handlers are not done yet.")
         return
+    if subject.in_conflict() and body.metadata.annotations.get(DRIFT_ANNOTATION, "").startswith(
+            PARK):
+        _step_aside(body, memo, logger)
     _converge(body, status, patch, memo, retry, logger,
               repair_only=not subject.retried_in_full())
+
+
+def _step_aside(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger) -> None:
+    """In a swap of names, move this resource's table to a name of its own for a moment."""
+    try:
+        desired = parse_spec(dict(body.spec))
+        with memo.pool.connection() as conn:
+            plan = park_table(conn, memo.database, desired, owner_of(body))
+    except Exception as e:  # the reconcile below reports the state; the next sweep retries
+        logger.warning("Could not step aside for a swap of names: %s", first_line(e))
+        return
+    _announce(body, plan, logger)
 
 
 def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,

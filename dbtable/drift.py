@@ -95,10 +95,12 @@ class CatalogSnapshot:
 
 @dataclass(frozen=True)
 class Finding:
-    """A resource the handler must look at, and why (for the log)."""
+    """A resource the handler must look at, and why (for the log). ``park``: it is in a swap
+    of names with another resource and should step aside (see plan.plan_park)."""
 
     subject: Subject
     why: str
+    park: bool = False
 
 
 def refusal_message(plan: Plan) -> str:
@@ -159,6 +161,7 @@ def find_drift(subjects: Iterable[Subject], catalog: CatalogSnapshot,
     parse = parse or parse_subject
     lookup = _Lookup(catalog)
     findings: list[Finding] = []
+    stuck: dict[tuple[str, str], tuple[Subject, DesiredTable]] = {}
     for subject in subjects:
         if not subject.settled():
             continue
@@ -169,7 +172,37 @@ def find_drift(subjects: Iterable[Subject], catalog: CatalogSnapshot,
         why = judge(subject, desired, lookup)
         if why is not None:
             findings.append(Finding(subject, why))
-    return findings
+        elif subject.in_conflict():
+            stuck[(subject.namespace, subject.name)] = (subject, desired)
+    return findings + find_swaps(stuck, lookup)
+
+
+def find_swaps(stuck: Mapping[tuple[str, str], tuple[Subject, DesiredTable]],
+               lookup: "_Lookup") -> list[Finding]:
+    """Resources refused as a Conflict that wait on each other in a cycle (A wants B's name,
+    B wants A's): nobody's name will ever free up, so one of each cycle steps aside."""
+    waits_for: dict[tuple[str, str], tuple[str, str]] = {}
+    for key, (subject, desired) in stuck.items():
+        mine = lookup.by_owner.get(key, [])
+        holder = lookup.by_name.get(desired.name)
+        if len(mine) == 1 and mine[0].name != desired.name and holder is not None \
+                and holder.owner is not None:
+            waits_for[key] = (holder.owner.namespace, holder.owner.name)
+    parking: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for start in sorted(waits_for):
+        path, key = [], start
+        while key in waits_for and key not in path and key not in seen:
+            path.append(key)
+            key = waits_for[key]
+        seen.update(path)
+        if key in path:  # a cycle: the first of it (by namespace/name) steps aside
+            cycle = path[path.index(key):]
+            first = min(cycle)
+            others = ", ".join(f"{ns}/{name}" for ns, name in cycle if (ns, name) != first)
+            parking.append(Finding(stuck[first][0], f"swapping names with {others}",
+                                   park=True))
+    return parking
 
 
 def wanted_names(subjects: Iterable[Subject],

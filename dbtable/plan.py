@@ -7,6 +7,7 @@ operations at all, so nothing of it is applied.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 
 from dbtable.model import (ActualColumn, ActualTable, DeletionPolicy, DesiredColumn,
@@ -15,7 +16,7 @@ from dbtable.model import (ActualColumn, ActualTable, DeletionPolicy, DesiredCol
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable,  # noqa: F401
                                 DropPrimaryKey, DropTable, MarkOwned, MarkRetained, Operation,
                                 Plan, ReclaimTable, Refusal, RefusalReason, RenameTable, Unmark)
-from dbtable.ownership import TableComment, retained_name
+from dbtable.ownership import MAX_NAME_BYTES, TableComment, retained_name
 
 
 def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
@@ -93,6 +94,28 @@ def plan_repair(plan: Plan) -> Plan:
         f"the primary key of table {drop.table} is ({', '.join(drop.columns)}) but the spec "
         f"says ({', '.join(wanted.columns)}); it was changed outside the operator and is not "
         "replaced automatically: edit the spec (or the table) so they agree"),))
+
+
+def parking_name(desired: str, owner: Owner) -> str:
+    """Where a table waits during a swap of names: unique per resource, within 63 bytes."""
+    digest = hashlib.sha256(str(owner).encode()).hexdigest()[:8]
+    suffix = f"_swapping_{digest}"
+    return desired.encode()[:MAX_NAME_BYTES - len(suffix)].decode(errors="ignore") + suffix
+
+
+def plan_park(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
+              holder: ActualTable | None, parking_taken: bool) -> Plan:
+    """Move this resource's table out of the way when it and the resource holding its desired
+    name want each other's names (a swap, found by the drift sweep): renaming across two
+    resources is not one transaction, so one of them steps aside to a free name of its own,
+    the other takes the name it left, and then this one takes the other's. Only ever renames
+    this resource's own table, and only away from a name its spec no longer wants."""
+    parking = parking_name(desired.name, owner)
+    if owned is None or owned.name in (desired.name, parking) or parking_taken:
+        return Plan()
+    if holder is None or holder.owner is None or owner.same_resource(holder.owner):
+        return Plan()  # the name is free (or not another resource's): a reconcile takes it
+    return Plan(operations=(RenameTable(owned.name, parking),))
 
 
 def _conflict(desired: DesiredTable, owner: Owner, owned: ActualTable | None,

@@ -26,17 +26,22 @@ import kopf
 import psycopg2
 from kopf._cogs.clients import patching  # Kopf has no public API client; pinned 1.45
 
-from dbtable.catalog import read_managed_tables
+from dbtable.catalog import read_blocker, read_managed_tables, read_owned_table, read_table
+from dbtable.database import DatabaseSettings
 from dbtable.drift import CatalogSnapshot, Finding, Subject, find_drift, parse_subject
 from dbtable.errors import InvalidSpec
 from dbtable.failures import first_line
-from dbtable.model import DesiredTable
+from dbtable.model import DesiredTable, Owner
+from dbtable.plan import Plan, parking_name, plan_park
+from dbtable.reconcile import execute_locked
 from dbtable.resolve import resolve_tables
 
 # Changing this annotation is what hands a resource to its drift handler.
 DRIFT_ANNOTATION = "drift.kopf.demo/checked"
 RESOURCE = kopf.Resource(group="kopf.demo", version="v1", plural="databasetables",
                          kind="DatabaseTable", namespaced=True)
+# The annotation's value starts with this when the resource should step aside in a swap.
+PARK = "park"
 # Handlers whose unfinished record means the resource is not settled.
 WATCHED_HANDLERS = ("reconcile",)
 
@@ -118,6 +123,26 @@ def resolve_all(cur: Any, desired: Mapping[str, DesiredTable]) -> dict[str, Desi
     return dict(zip(uids, resolve_tables(cur, [desired[uid] for uid in uids])))
 
 
+def park_table(conn: Any, settings: DatabaseSettings, desired: DesiredTable,
+               owner: Owner) -> Plan:
+    """Step aside in a swap of names (plan.plan_park), under this resource's lock and the
+    lock of the name it moves to; the catalog is read again under those locks."""
+    parking = parking_name(desired.name, owner)
+    chosen: list[Plan] = []
+
+    def decide(cur: Any) -> Any:
+        owned = read_owned_table(cur, settings.schema, owner)
+        taken = read_table(cur, settings.schema, parking) is not None \
+            or read_blocker(cur, settings.schema, parking) is not None
+        plan = plan_park(desired, owner, owned, read_table(cur, settings.schema, desired.name),
+                         taken)
+        chosen.append(plan)
+        return plan.operations[0] if plan.operations else None
+
+    execute_locked(conn, settings, owner, parking, decide)
+    return chosen[0]
+
+
 def _parsed(subjects: Iterable[Subject], cache: SpecCache) -> dict[str, DesiredTable]:
     parsed: dict[str, DesiredTable] = {}
     for subject in subjects:
@@ -139,8 +164,9 @@ async def request_check(finding: Finding, settings: kopf.OperatorSettings,
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
     logger.info("Drift sweep: %s/%s needs a check: %s", subject.namespace, subject.name,
                 finding.why)
+    value = f"{PARK} {stamp}" if finding.park else stamp
     patch = kopf.Patch({"metadata": {"uid": subject.uid,
-                                     "annotations": {DRIFT_ANNOTATION: stamp}}})
+                                     "annotations": {DRIFT_ANNOTATION: value}}})
     try:
         await patching.patch_obj(settings=settings, resource=RESOURCE,
                                  namespace=subject.namespace, name=subject.name, patch=patch,

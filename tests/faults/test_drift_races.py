@@ -168,3 +168,26 @@ def test_conflict_loser_takes_the_name_once_it_is_free(
     assert ready["reason"] == "Reconciled"
     assert column_list(database, "shared") == EXPECTED
     assert "DriftRepaired" not in [r for r, _ in warnings(namespace, "second")]
+
+
+def test_two_resources_swapping_names_both_converge(
+        namespace: Namespace, database: Database, start_operator) -> None:
+    start_operator("container", extra_env={"DBT_DRIFT_INTERVAL_S": "300"})
+
+    def table(name: str, table_name: str) -> str:
+        return resource(name, {"tableName": table_name, "columns": COLUMNS[:2],
+                               "primaryKey": "ID"})
+
+    namespace.apply(table("left", "EAST") + "---\n" + table("right", "WEST"))
+    namespace.wait_ready("left")
+    namespace.wait_ready("right")
+    database.execute("INSERT INTO public.east VALUES (1, 'left')")
+    database.execute("INSERT INTO public.west VALUES (2, 'right')")
+
+    namespace.apply(table("left", "WEST") + "---\n" + table("right", "EAST"))
+    for name in ("left", "right"):
+        assert namespace.wait_ready(name, timeout=60)["reason"] == "Reconciled"
+    assert database.execute("SELECT name FROM public.west") == [("left",)]
+    assert database.execute("SELECT name FROM public.east") == [("right",)]
+    assert namespace.get("left")["status"]["tableName"] == "west"
+    assert namespace.get("right")["status"]["tableName"] == "east"

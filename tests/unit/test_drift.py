@@ -173,3 +173,45 @@ def _plan_for(s: Subject, tables: tuple[ActualTable, ...]) -> Plan:
 
 def test_judge_is_what_find_drift_uses() -> None:
     assert judge(subject(), parse_spec(SPEC), _Lookup(CatalogSnapshot((table(),)))) is None
+
+
+def test_two_resources_wanting_each_others_names_one_steps_aside() -> None:
+    left, right = Owner("ns", "left", "uid-l"), Owner("ns", "right", "uid-r")
+
+    def refused(owner: Owner, wants: str) -> Subject:
+        return Subject("ns", owner.name, owner.uid, 2, {**SPEC, "tableName": wants},
+                       observed_generation=2,
+                       ready=ReadyCondition("False", "Conflict", "unchanged", 2))
+
+    tables = (table("east", owner=left), table("west", owner=right))
+    subjects = [refused(left, "west"), refused(right, "east")]
+    catalog = CatalogSnapshot(tables)
+    # Their statuses already say what a plan would say: only the swap is news.
+    same = {s.name: refusal_message(_plan_for(s, tables)) for s in subjects}
+    subjects = [Subject(**{**s.__dict__, "ready": ReadyCondition(
+        "False", "Conflict", same[s.name], 2)}) for s in subjects]
+    [finding] = find_drift(subjects, catalog)
+    assert (finding.subject.name, finding.park) == ("left", True)
+    assert finding.why == "swapping names with ns/right"
+    # No cycle (right wants a free name): nobody steps aside, right just converges.
+    one_way = [subjects[0], Subject(**{**subjects[1].__dict__, "spec": {**SPEC,
+                                                                        "tableName": "north"}})]
+    assert [f.park for f in find_drift(one_way, catalog)] == [False]
+
+
+def test_plan_park_moves_only_its_own_table_away_from_a_name_another_resource_holds() -> None:
+    from dbtable.plan import RenameTable, parking_name, plan_park
+
+    me, other = Owner("ns", "left", "uid-l"), Owner("ns", "right", "uid-r")
+    wants_west = parse_spec({**SPEC, "tableName": "west"})
+    mine, theirs = table("east", owner=me), table("west", owner=other)
+    parking = parking_name("west", me)
+    assert parking.startswith("west_swapping_") and len(parking.encode()) <= 63
+    assert plan_park(wants_west, me, mine, theirs, False) == Plan(
+        operations=(RenameTable("east", parking),))
+    assert plan_park(wants_west, me, mine, None, False) == Plan()  # the name is free
+    assert plan_park(wants_west, me, mine, table("west", owner=None), False) == Plan()
+    assert plan_park(wants_west, me, mine, theirs, True) == Plan()  # parking name taken
+    assert plan_park(wants_west, me, None, theirs, False) == Plan()  # nothing of its own
+    assert plan_park(wants_west, me, table(parking, owner=me), theirs, False) == Plan()
+    assert len(parking_name("x" * 63, me).encode()) == 63
