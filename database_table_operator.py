@@ -27,7 +27,7 @@ from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
-from dbtable.retention import parse_retention, purge_expired, purge_interval
+from dbtable.retention import InvalidRetention, parse_retention, purge_expired, purge_interval
 from dbtable.spec import parse_spec
 from dbtable.sweep import DRIFT_ANNOTATION, PARK, park_table, reconcile_pending, sweep_forever
 
@@ -85,7 +85,10 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 async def start_purging(memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
     """With DBT_DROP_RETENTION, keep dropped tables aside, and drop them once their window
     is over."""
-    memo.retention = parse_retention(os.environ.get("DBT_DROP_RETENTION"))
+    try:
+        memo.retention = parse_retention(os.environ.get("DBT_DROP_RETENTION"))
+    except InvalidRetention as e:  # a setting only a restart fixes: stop, saying which
+        raise kopf.PermanentError(str(e)) from None
     if memo.retention is not None:
         memo.purging = asyncio.create_task(_purge_forever(memo, logger))
 

@@ -133,3 +133,11 @@ def test_table_kept_aside_is_purged_after_the_window(
         "AND relkind = 'r'")]
     assert [t for t in tables() if t.startswith("users_retained_")]
     wait_for(lambda: tables() == [], timeout=60, message="the kept-aside table purged")
+
+
+def test_an_invalid_retention_stops_the_operator_naming_the_setting(start_operator) -> None:
+    operator = start_operator("container", extra_env={"DBT_DROP_RETENTION": "1w"})
+    wait_for(lambda: operator.process.poll() is not None, timeout=60,
+             message="the operator to exit")
+    assert operator.process.returncode != 0
+    assert "DBT_DROP_RETENTION='1w' is not a duration" in operator.logs()
