@@ -127,10 +127,11 @@ def _conflict(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
     field = "spec.tableName"
     if occupant.owner is not None:
         # Refused while the other holds it, even when it is about to let go (a swap of two
-        # names): renaming across two resources is not one transaction. The refusal is
-        # re-checked, so this resource converges once the name is free.
-        swap = (f", or wait until {occupant.owner} lets go of it (to swap two tables' names, "
-                "first rename one of them to a free name)" if owned is not None else "")
+        # names): renaming across two resources is not one transaction. The drift sweep
+        # re-checks the refusal (and resolves a swap), so this resource converges once the
+        # name is free.
+        swap = (f", or wait until {occupant.owner} lets go of it (two resources swapping "
+                "names converge by themselves)" if owned is not None else "")
         return Refusal(RefusalReason.CONFLICT, field,
                        f"table {occupant.name} belongs to DatabaseTable {occupant.owner}; "
                        f"choose another tableName{swap}")

@@ -230,9 +230,10 @@ def test_swapping_two_resources_names_is_refused_until_one_name_is_free(conn,
         (refusal,) = reconcile_table(conn, settings, spec(wanted), owner).plan.refusals
         assert refusal.reason is RefusalReason.CONFLICT
         assert f"table {wanted} belongs to DatabaseTable {holder}" in refusal.message
-        assert "first rename one of them to a free name" in refusal.message
+        assert f"or wait until {holder} lets go of it" in refusal.message
     assert snapshot(conn, settings.schema) == before
-    # Done in steps: second moves to a free name, then first's next reconcile takes b.
+    # Once second moves to a free name, first's next reconcile takes b (the drift sweep's
+    # re-check does this within seconds, and resolves a direct swap by itself).
     reconcile_table(conn, settings, spec("c"), second)
     moved = reconcile_table(conn, settings, spec("b"), first)
     assert moved.table.name == "b" and moved.table.owner == first
