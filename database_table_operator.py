@@ -117,11 +117,18 @@ async def stop_drift_sweep(memo: kopf.Memo, **_: Any) -> None:
         await asyncio.gather(memo.sweeper, return_exceptions=True)
 
 
-@kopf.on.cleanup()
-def close_pool(memo: kopf.Memo, **_: Any) -> None:
-    """Stop purging and close the database connections when the operator stops."""
+@kopf.on.cleanup(id="stop-purging")
+async def stop_purging(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the purge of retained tables before the pool it uses is closed (in the event
+    loop: a task is cancelled from its own loop's thread)."""
     if "purging" in memo:
         memo.purging.cancel()
+        await asyncio.gather(memo.purging, return_exceptions=True)
+
+
+@kopf.on.cleanup()
+def close_pool(memo: kopf.Memo, **_: Any) -> None:
+    """Close the database connections when the operator stops."""
     if "pool" in memo:
         memo.pool.close()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.conftest import Database, Namespace
 from tests.support.k8s import resource, wait_for
 
@@ -106,9 +108,10 @@ def test_restored_resource_reclaims_its_table_with_its_rows(
     assert database.execute("SELECT id, name FROM public.users") == [(1, "ada")]
 
 
+@pytest.mark.parametrize("mode", ["container", "inprocess"])  # inprocess: stops cleanly
 def test_recreated_resource_gets_its_rows_back_within_the_retention_window(
-        namespace: Namespace, database: Database, start_operator) -> None:
-    start_operator("container", extra_env={"DBT_DROP_RETENTION": "1h"})
+        mode: str, namespace: Namespace, database: Database, start_operator) -> None:
+    operator = start_operator(mode, extra_env={"DBT_DROP_RETENTION": "1h"})
     namespace.apply(resource("users", USERS))
     namespace.wait_ready("users")
     database.execute("INSERT INTO public.users VALUES (1, 'ada')")
@@ -120,6 +123,7 @@ def test_recreated_resource_gets_its_rows_back_within_the_retention_window(
     namespace.wait_ready("users")
     assert "TableReclaimed" in event_reasons(namespace, "users")
     assert database.execute("SELECT id, name FROM public.users") == [(1, "ada")]
+    operator.stop()  # in-process: asserts a clean exit, the purge task stopped with it
 
 
 def test_table_kept_aside_is_purged_after_the_window(
