@@ -230,9 +230,8 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
         logger.error(message)
         raise kopf.PermanentError(message)
     if repair_only and outcome.plan.operations:
-        kopf.warn(body, reason="DriftRepaired",
-                  message="the table was changed outside the operator; repaired: "
-                          + "; ".join(op.describe() for op in outcome.plan.operations))
+        report.warn("DriftRepaired", "the table was changed outside the operator; repaired: "
+                    + "; ".join(op.describe() for op in outcome.plan.operations))
     _announce(body, outcome.plan, logger)
     report.ready(outcome.table, outcome.plan)
 
@@ -241,6 +240,7 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
 def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
             memo: kopf.Memo, retry: int, logger: logging.Logger, **_: Any) -> None:
     """Drop the table (deletionPolicy Drop) or release it (Retain); retried until it works."""
+    report = reporter(body, status, patch, memo)
     raw_policy = spec.get("deletionPolicy")
     try:
         # Not given: Drop for a table the operator created, Retain for one it adopted.
@@ -248,10 +248,8 @@ def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
     except ValueError:
         # Never drop what the user did not clearly ask to drop.
         policy = DeletionPolicy.RETAIN
-        kopf.warn(body, reason="InvalidSpec",
-                  message=f"spec.deletionPolicy {raw_policy!r} is not Drop or Retain: the table "
-                          "is retained")
-    report = reporter(body, status, patch, memo)
+        report.warn("InvalidSpec", f"spec.deletionPolicy {raw_policy!r} is not Drop or "
+                                   "Retain: the table is retained")
     try:
         with memo.pool.connection() as conn:
             outcome = delete_table(conn, memo.database, owner_of(body), policy,

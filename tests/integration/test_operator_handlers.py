@@ -246,7 +246,7 @@ def test_data_a_new_key_does_not_fit_is_retried_with_backoff_and_one_warning(
 
 
 def test_lock_timeout_posts_one_warning_across_retries(run_operator, other_conn) -> None:
-    running = run_operator()
+    running = run_operator(DBT_EVENT_REPEAT_S="0")  # no rate limit: the condition decides
     resource = body(spec("locked", KEY))
     assert reconcile(running, resource)[1] is None
     running.events()
