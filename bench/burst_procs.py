@@ -1,0 +1,185 @@
+"""Processes for bench_burst: the operator of a checkout, the seed-style toy and its virtualenv.
+
+Each runs in its own process group (stopped with SIGTERM, then SIGKILL) and logs to a file that
+a tail thread reads, stamping each line with the monotonic time it appeared.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.common import ROOT, children
+
+CACHE = Path.home() / ".cache" / "database-table-operator"
+SEED_PACKAGES = ("kopf", "kubernetes", "psycopg2-binary")  # the seed's `requirements`
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def operator_command(checkout: Path, liveness_port: int) -> str:
+    """The checkout's Dockerfile CMD (shell form), pointed at the checkout instead of /src."""
+    for line in (checkout / "Dockerfile").read_text().splitlines():
+        if line.startswith("CMD "):
+            return (line[len("CMD "):].replace("/src/", f"{checkout}/")
+                    .replace("0.0.0.0:8080", f"127.0.0.1:{liveness_port}"))
+    raise RuntimeError(f"{checkout}/Dockerfile has no CMD line")
+
+
+def seed_pins(checkout: Path = ROOT) -> list[str]:
+    """The seed's three packages at the versions requirements.txt pins."""
+    pins = {}
+    for line in (checkout / "requirements.txt").read_text().splitlines():
+        name, sep, version = line.split("#")[0].strip().partition("==")
+        if sep and name.lower() in SEED_PACKAGES:
+            pins[name.lower()] = f"{name}=={version}"
+    missing = set(SEED_PACKAGES) - set(pins)
+    if missing:
+        raise RuntimeError(f"requirements.txt pins none of {sorted(missing)}")
+    return [pins[p] for p in SEED_PACKAGES]
+
+
+def ensure_seed_venv() -> Path:
+    """A virtualenv with only the seed's packages, made once and reused (keyed by the pins);
+    returns its bin directory."""
+    pins = seed_pins()
+    key = hashlib.sha256(f"{sys.version}\n{pins}".encode()).hexdigest()[:12]
+    venv = CACHE / f"seed-venv-{key}"
+    done = venv / ".complete"
+    if not done.exists():
+        print(f"making the seed-style operator's virtualenv {venv} ({', '.join(pins)})",
+              flush=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet",
+                        "--disable-pip-version-check", *pins], check=True)
+        done.write_text("\n".join(pins) + "\n")
+    return venv / "bin"
+
+
+class LogTail(threading.Thread):
+    """Reads a growing log file; keeps (monotonic time, line) of the lines matching ``keep``."""
+
+    def __init__(self, path: Path, keep: re.Pattern[str]) -> None:
+        super().__init__(daemon=True)
+        self.path, self.keep = path, keep
+        self.lines: list[tuple[float, str]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        with self.path.open("r", errors="replace") as f:
+            partial = ""
+            while True:
+                chunk = f.read()
+                now = time.monotonic()
+                if chunk:
+                    partial += chunk
+                    *complete, partial = partial.split("\n")
+                    self.lines += [(now, line) for line in complete if self.keep.search(line)]
+                elif self._halt.is_set():
+                    return
+                else:
+                    self._halt.wait(0.05)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(10)
+
+
+class Process:
+    """``sh -c command`` in its own process group, output to ``log_path``."""
+
+    def __init__(self, command: str, cwd: Path, env: dict[str, str], log_path: Path,
+                 liveness_port: int) -> None:
+        self.log_path, self.liveness_port = log_path, liveness_port
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(["sh", "-c", command], cwd=cwd,
+                                        env={**os.environ, **env}, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def python_pid(self) -> int:
+        """The Python process: the sh -c itself once it exec'd, else the shell's child."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self._check_running()
+            for pid in [self.process.pid] + children(self.process.pid):
+                with contextlib.suppress(OSError):
+                    if "python" in os.path.basename(os.readlink(f"/proc/{pid}/exe")):
+                        return pid
+            time.sleep(0.05)
+        raise RuntimeError("found no python process under the sh -c")
+
+    def wait_live(self, timeout: float = 120) -> float:
+        """Wait for Kopf's /healthz; returns the seconds it took."""
+        started = time.monotonic()
+        url = f"http://127.0.0.1:{self.liveness_port}/healthz"
+        while time.monotonic() < started + timeout:
+            self._check_running()
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return time.monotonic() - started
+            time.sleep(0.1)
+        raise RuntimeError(f"/healthz did not answer in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _check_running(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the process exited ({self.process.returncode}):\n"
+                               f"{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.log_path.read_text(errors="replace").splitlines()
+                if "[ERROR" in line or "Traceback" in line]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+def start_operator(checkout: Path, env: dict[str, str], log_path: Path) -> Process:
+    """The checkout's operator as its container runs it, with this project's virtualenv."""
+    port = free_port()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return Process(operator_command(checkout, port), checkout, {**env, "PATH": path}, log_path,
+                   port)
+
+
+def start_seed(bin_dir: Path, namespace: str, env: dict[str, str], log_path: Path) -> Process:
+    """The seed-style toy as the seed's Dockerfile runs it (kopf run --namespace=...)."""
+    port = free_port()
+    command = (f"exec {bin_dir / 'kopf'} run --namespace={namespace} "
+               f"--liveness=http://127.0.0.1:{port}/healthz {ROOT / 'bench' / 'seed_operator.py'}")
+    return Process(command, ROOT, env, log_path, port)

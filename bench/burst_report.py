@@ -1,0 +1,93 @@
+"""Printing bench_burst's figures (pure: rows in, text out)."""
+from __future__ import annotations
+
+from bench.burst_api import Metrics
+from bench.burst_rows import Row
+from bench.common import percentile, table
+
+DATABASETABLES, EVENTS = "databasetables", "events"
+
+
+def mib(kib: float | None) -> str:
+    return f"{kib / 1024:.0f} MB" if kib is not None else "-"
+
+
+def all_ready(row: Row) -> float | None:
+    """Seconds from the first create to the last Ready, if every resource got Ready."""
+    if len(row.ready) < row.count:
+        return None
+    return max(row.ready.values()) - row.started
+
+
+def latencies(row: Row) -> list[float]:
+    return [row.ready[name] - row.created[name] for name in row.ready if name in row.created]
+
+
+def rss(row: Row) -> tuple[int | None, int | None, int | None]:
+    """(idle, after, peak) in KiB: the last idle sample, the last sample after the burst."""
+    idle, after = row.rss.get("idle"), row.rss.get("after")
+    every = [v for samples in row.rss.values() for v in samples]
+    return (idle[-1] if idle else None, after[-1] if after else None,
+            max(every) if every else None)
+
+
+def writes(metrics: Metrics | None, count: int) -> dict[str, float]:
+    """API writes per resource besides the client's own create, from apiserver_request_total."""
+    if metrics is None:
+        return {}
+    creates = metrics.count(["POST"], DATABASETABLES)
+    return {
+        "object PATCH": metrics.count(["PATCH"], DATABASETABLES) / count,
+        "status PATCH": metrics.count(["PATCH"], DATABASETABLES, "status") / count,
+        "Event POST": metrics.writes(EVENTS) / count,
+        "total": (metrics.writes(DATABASETABLES) - creates + metrics.writes(EVENTS)) / count,
+    }
+
+
+def burst_table(rows: list[Row]) -> str:
+    out = []
+    for row in rows:
+        total = all_ready(row)
+        lat = latencies(row)
+        idle, after, peak = rss(row)
+        w = writes(row.metrics, row.count)
+        missing = row.count - len(row.ready)
+        out.append((
+            row.who,
+            f"{total:.1f} s" if total is not None else f"({missing} not Ready)",
+            f"{row.count / total:.0f}" if total else "-",
+            f"{mib(idle)} → {mib(after)} (peak {mib(peak)})" if peak else "-",
+            f"{row.cpu:.1f} s" if row.cpu is not None else "-",
+            f"{w['total']:.2f} ({w['object PATCH']:.2f} + {w['status PATCH']:.2f} + "
+            f"{w['Event POST']:.2f})" if w else "-",
+            f"{percentile(lat, 50):.2f} s" if lat else "-",
+            f"{percentile(lat, 99):.2f} s" if lat else "-",
+        ))
+    return table(("who", "all Ready", "per second", "operator RSS idle → after",
+                  "operator CPU", "API writes/resource (PATCH + status PATCH + Events)",
+                  "p50 create→Ready", "p99"), out)
+
+
+def requests_table(rows: list[Row]) -> str:
+    """Every apiserver_request_total change per resource, by verb/resource/subresource."""
+    keys = sorted({k for row in rows if row.metrics for k, v in row.metrics.counts.items()
+                   if k[1] in (DATABASETABLES, EVENTS)})
+    out = []
+    for verb, resource, sub in keys:
+        cells = []
+        for row in rows:
+            n = row.metrics.counts.get((verb, resource, sub), 0) if row.metrics else 0
+            cells.append(f"{n} ({n / row.count:.2f})")
+        out.append((f"{verb} {resource}{'/' + sub if sub else ''}", *cells))
+    return table(("apiserver_request_total delta (per resource)", *[r.who for r in rows]), out)
+
+
+def context_lines(rows: list[Row]) -> list[str]:
+    lines = []
+    for row in rows:
+        servers = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(row.servers_cpu.items()))
+        load = ", ".join(f"{x:.2f}" for x in row.load)
+        lines.append(f"{row.who}: load average before {load}; CPU of {servers}; "
+                     f"{len(row.errors)} ERROR/Traceback lines in its log")
+        lines += [f"    {line[:160]}" for line in row.errors[:3]]
+    return lines

@@ -1,0 +1,323 @@
+"""One row of the burst table each: this operator, the seed-style toy, the floor.
+
+Every row gets a fresh namespace (with the checkout's RBAC and a ServiceAccount token) and a
+fresh database owned by a fresh unprivileged role; N resources are POSTed by ``threads``
+client threads at once. Ready is timestamped by a watch (operator, floor) or, for the toy, which
+writes no status, by polling PostgreSQL's catalog for the table.
+"""
+from __future__ import annotations
+
+import contextlib
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import yaml
+from psycopg2 import sql
+
+from bench.burst_api import Api, Metrics, ReadyWatch, collection, create_all
+from bench.burst_procs import Process, cpu_seconds, start_operator, start_seed
+from bench.common import rss_kib, seed_spec
+from tests.support.postgres import create_operator_database
+
+SERVICE_ACCOUNT = "database-table-operator"
+FINALIZER = "kopf.demo/database-table-operator"
+IDLE_S = 5.0      # the operator's RSS is read this long after /healthz answers, before the burst
+SETTLE_S = 5.0    # after the last Ready: trailing PATCHes, then the "after" RSS
+SAMPLE_S = 0.2
+TABLE_POLL_S = 0.05
+
+
+@dataclass
+class Site:
+    """What every row shares: the servers, the admin client, the checkout under test."""
+
+    pg: Any
+    cp: Any
+    api: Api
+    checkout: Path
+    workdir: Path
+    seed_bin: Path | None = None
+
+
+@dataclass
+class Row:
+    who: str
+    count: int
+    created: dict[str, float] = field(default_factory=dict)
+    ready: dict[str, float] = field(default_factory=dict)
+    started: float = 0.0
+    rss: dict[str, list[int]] = field(default_factory=dict)   # phase -> KiB samples
+    cpu: float | None = None
+    servers_cpu: dict[str, float] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    errors: list[str] = field(default_factory=list)
+    load: tuple[float, ...] = ()
+
+
+def namespaced_rbac(checkout: Path, namespace: str) -> str:
+    """The checkout's service-account.yaml moved into ``namespace`` (cluster-scoped names get a
+    suffix, as tests/support/k8s.py does for ROOT)."""
+    documents = [d for d in yaml.safe_load_all((checkout / "service-account.yaml").read_text())
+                 if d]
+    for doc in documents:
+        meta = doc["metadata"]
+        if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            meta["name"] = f"{meta['name']}-{namespace}"
+        else:
+            meta["namespace"] = namespace
+        if doc["kind"] == "ClusterRoleBinding":
+            doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{namespace}"
+        for subject in doc.get("subjects", []):
+            subject["namespace"] = namespace
+    return yaml.safe_dump_all(documents)
+
+
+def new_namespace(site: Site, prefix: str) -> tuple[str, Path]:
+    """A fresh namespace with the checkout's RBAC; returns it and a kubeconfig of its
+    ServiceAccount's token."""
+    namespace = f"{prefix}-{secrets.token_hex(3)}"
+    site.api.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
+    site.cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(site.checkout, namespace))
+    token = site.cp.create_token(namespace, SERVICE_ACCOUNT, duration="6h")
+    kubeconfig = site.cp.write_token_kubeconfig(site.workdir / f"{namespace}.kubeconfig", token,
+                                                namespace)
+    return namespace, kubeconfig
+
+
+def bodies(count: int) -> list[dict[str, Any]]:
+    spec = seed_spec()
+    return [{"apiVersion": "kopf.demo/v1", "kind": "DatabaseTable",
+             "metadata": {"name": f"burst-{n:05}"},
+             "spec": {**spec, "tableName": f"BURST_{n:05}"}} for n in range(count)]
+
+
+class Sampler(threading.Thread):
+    """VmRSS of one process every SAMPLE_S, by phase."""
+
+    def __init__(self, pid: int, row: Row) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.row, self.phase = pid, row, "idle"
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            kib = rss_kib(self.pid)
+            if kib is not None:
+                self.row.rss.setdefault(self.phase, []).append(kib)
+            self._halt.wait(SAMPLE_S)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+class TablePoll(threading.Thread):
+    """Notes when each table first appears in the catalog (the toy writes no status)."""
+
+    def __init__(self, url: str, tables: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.tables = url, tables      # table name -> resource name
+        self.seen: dict[str, float] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                while not self._halt.is_set() and len(self.seen) < len(self.tables):
+                    cur.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND "
+                                "relnamespace = 'public'::regnamespace")
+                    now = time.monotonic()
+                    for (relname,) in cur.fetchall():
+                        name = self.tables.get(relname)
+                        if name is not None and name not in self.seen:
+                            self.seen[name] = now
+                    self._halt.wait(TABLE_POLL_S)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(10)
+
+
+def wait_all(done: Callable[[], int], count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while done() < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def settle(pid: int, quiet: float = 0.05, timeout: float = 120) -> None:
+    """Wait until the process uses under ``quiet`` of a CPU over a second (trailing work
+    after the last Ready, such as Kopf's closing PATCHes, is part of the burst's cost)."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu_seconds(pid)
+        if now is None or now - last < quiet:
+            return
+        last = now
+
+
+def server_cpu(site: Site) -> dict[str, float]:
+    return {name: cpu_seconds(pid) or 0.0 for name, pid in site.cp.pids().items()}
+
+
+@contextlib.contextmanager
+def measured(site: Site, row: Row, pid: int | None) -> Iterator[Sampler | None]:
+    """Metrics and CPU deltas around the burst; RSS samples of ``pid`` through all phases."""
+    sampler = Sampler(pid, row) if pid else None
+    if sampler:
+        sampler.start()
+        time.sleep(IDLE_S)
+        sampler.phase = "burst"
+    before, servers0 = Metrics.read(site.api), server_cpu(site)
+    cpu0 = cpu_seconds(pid) if pid else None
+    try:
+        yield sampler
+        if sampler:
+            sampler.phase = "after"
+        time.sleep(SETTLE_S)
+        if pid:
+            settle(pid)
+        row.metrics = Metrics.read(site.api) - before
+        if pid and cpu0 is not None:
+            row.cpu = (cpu_seconds(pid) or 0.0) - cpu0
+        row.servers_cpu = {k: v - servers0.get(k, 0.0) for k, v in server_cpu(site).items()}
+    finally:
+        if sampler:
+            sampler.stop()
+
+
+def burst(site: Site, row: Row, namespace: str, threads: int, timeout: float,
+          ready: Callable[[], dict[str, float]],
+          then: Callable[[dict[str, Any]], None] | None = None) -> None:
+    import os
+
+    row.load = os.getloadavg()
+    row.started = time.monotonic()
+    row.created = create_all(site.api, namespace, bodies(row.count), threads, then)
+    wait_all(lambda: len(ready()), row.count, timeout)
+    row.ready = dict(ready())
+
+
+def operator_row(site: Site, count: int, threads: int, workers: int, timeout: float,
+                 keep: bool = False) -> tuple[Row, Process | None, dict[str, str], str]:
+    """This operator: its checkout's container command. With ``keep`` the operator is left
+    running (returned with its env and database name, for the restart scenario)."""
+    row = Row("this operator", count)
+    namespace, kubeconfig = new_namespace(site, "burst-op")
+    db = create_operator_database(site.pg, prefix="burst")
+    env = {"KUBECONFIG": str(kubeconfig), "DATABASE_URL": db["url"],
+           "WATCH_NAMESPACE": namespace, "DBT_WORKERS": str(workers)}
+    operator = start_operator(site.checkout, env, site.workdir / f"{namespace}.log")
+    try:
+        operator.wait_live()
+        watch = ReadyWatch(site.api, namespace).start_and_wait()
+        try:
+            with measured(site, row, operator.python_pid()):
+                burst(site, row, namespace, threads, timeout, lambda: watch.ready_at)
+        finally:
+            watch.stop()
+        row.errors = operator.error_lines()
+    finally:
+        if not keep:
+            operator.stop()
+    return row, (operator if keep else None), env, db["dbname"]
+
+
+def seed_row(site: Site, count: int, threads: int, timeout: float) -> Row:
+    """The seed-style toy from its own virtualenv; "Ready" is its table existing."""
+    assert site.seed_bin is not None
+    row = Row("seed-style Kopf operator", count)
+    namespace, kubeconfig = new_namespace(site, "burst-seed")
+    db = create_operator_database(site.pg, prefix="burst")
+    toy = start_seed(site.seed_bin, namespace,
+                     {"KUBECONFIG": str(kubeconfig), "DATABASE_URL": db["url"]},
+                     site.workdir / f"{namespace}.log")
+    poll = TablePoll(db["url"], {b["spec"]["tableName"].lower(): b["metadata"]["name"]
+                                 for b in bodies(count)})
+    try:
+        toy.wait_live()
+        poll.start()
+        with measured(site, row, toy.python_pid()):
+            burst(site, row, namespace, threads, timeout, lambda: poll.seen)
+        row.errors = toy.error_lines()
+    finally:
+        poll.stop()
+        toy.stop()
+    return row
+
+
+def floor_row(site: Site, count: int, threads: int, timeout: float) -> Row:
+    """No operator: per created resource a finalizer PATCH, the CREATE TABLE on one shared
+    connection, a status PATCH with Ready; ``threads`` threads do this beside the creators."""
+    row = Row("floor (no operator)", count)
+    namespace, _ = new_namespace(site, "burst-floor")
+    db = create_operator_database(site.pg, prefix="burst")
+    conn = psycopg2.connect(db["url"])
+    conn.autocommit = True
+    lock = threading.Lock()
+    work: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    path = collection(namespace)
+    errors: list[str] = []
+
+    def handle() -> None:
+        while (obj := work.get()) is not None:
+            try:
+                name, generation = obj["metadata"]["name"], obj["metadata"]["generation"]
+                site.api.request("PATCH", f"{path}/{name}",
+                                 {"metadata": {"finalizers": [FINALIZER]}},
+                                 "application/merge-patch+json")
+                with lock, conn.cursor() as cur:
+                    cur.execute(create_statement(obj["spec"]))
+                site.api.request("PATCH", f"{path}/{name}/status", {"status": {
+                    "observedGeneration": generation, "conditions": [{
+                        "type": "Ready", "status": "True", "reason": "Reconciled",
+                        "message": "Table is up to date", "observedGeneration": generation,
+                        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                            time.gmtime())}]}},
+                                 "application/merge-patch+json")
+            except Exception as e:  # counted and shown; the row then lacks that Ready
+                errors.append(str(e)[:200])
+        site.api.close()
+
+    handlers = [threading.Thread(target=handle, daemon=True) for _ in range(threads)]
+    watch = ReadyWatch(site.api, namespace).start_and_wait()
+    try:
+        for h in handlers:
+            h.start()
+        with measured(site, row, None):
+            burst(site, row, namespace, threads, timeout, lambda: watch.ready_at, work.put)
+    finally:
+        for _ in handlers:
+            work.put(None)
+        for h in handlers:
+            h.join(30)
+        watch.stop()
+        conn.close()
+    row.errors = errors
+    return row
+
+
+def create_statement(spec: dict[str, Any]) -> sql.Composed:
+    """CREATE TABLE for the benchmark's own specs: names quoted, types from a fixed list."""
+    types = {"integer", "date", "timestamp", "varchar(50)", "varchar(100)"}
+    columns = []
+    for column in spec["columns"]:
+        (name, type_name), = column.items()
+        if type_name not in types:
+            raise ValueError(f"the floor knows no column type {type_name!r}")
+        columns.append(sql.SQL("{} {}").format(sql.Identifier(name.lower()), sql.SQL(type_name)))
+    return sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY ({}))").format(
+        sql.Identifier(spec["tableName"].lower()), sql.SQL(", ").join(columns),
+        sql.Identifier(spec["primaryKey"].lower()))

@@ -1,0 +1,112 @@
+"""bench_burst's pure parts: reading /metrics, the figures of a row, the log lines it counts."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from bench.bench_burst import cluster_wide_role
+from bench.burst_api import Metrics, parse_request_totals, ready_generation
+from bench.burst_procs import LogTail, seed_pins
+from bench.burst_report import all_ready, latencies, rss, writes
+from bench.burst_restart import CHECKED, DDL, checked_names
+from bench.burst_rows import Row
+from bench.common import ROOT
+
+METRICS = """\
+# HELP apiserver_request_total [STABLE] Counter of apiserver requests
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="kopf.demo",\
+resource="databasetables",scope="resource",subresource="",verb="POST",version="v1"} 500
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="kopf.demo",\
+resource="databasetables",scope="resource",subresource="",verb="PATCH",version="v1"} 990
+apiserver_request_total{code="409",component="apiserver",dry_run="",group="kopf.demo",\
+resource="databasetables",scope="resource",subresource="",verb="PATCH",version="v1"} 10
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="kopf.demo",\
+resource="databasetables",scope="resource",subresource="status",verb="PATCH",version="v1"} 500
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="",\
+resource="events",scope="resource",subresource="",verb="POST",version="v1"} 500
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="kopf.demo",\
+resource="databasetables",scope="namespace",subresource="",verb="WATCH",version="v1"} 3
+apiserver_request_duration_seconds_count{verb="PATCH",resource="databasetables"} 77
+"""
+
+
+def test_request_totals_sum_codes_by_verb_resource_subresource() -> None:
+    totals = parse_request_totals(METRICS)
+    assert totals[("PATCH", "databasetables", "")] == 1000
+    assert totals[("PATCH", "databasetables", "status")] == 500
+    assert totals[("POST", "events", "")] == 500
+    assert totals[("WATCH", "databasetables", "")] == 3
+    assert sum(totals.values()) == 2503  # the duration histogram is not a request count
+
+
+def test_writes_per_resource_leave_out_the_clients_create_and_reads() -> None:
+    after = Metrics(parse_request_totals(METRICS))
+    before = Metrics(Counter({("PATCH", "databasetables", ""): 500}))
+    delta = after - before
+    assert delta.count(["PATCH"], "databasetables") == 500
+    assert writes(delta, 500) == {"object PATCH": 1.0, "status PATCH": 1.0, "Event POST": 1.0,
+                                  "total": 3.0}
+
+
+def test_a_row_is_ready_only_when_every_resource_is() -> None:
+    row = Row("x", 3, created={"a": 10.0, "b": 10.5, "c": 11.0}, ready={"a": 11.0, "b": 13.5},
+              started=9.0, rss={"idle": [100, 90], "burst": [300], "after": [200, 150]})
+    assert all_ready(row) is None
+    assert sorted(latencies(row)) == [1.0, 3.0]
+    row.ready["c"] = 12.0
+    assert all_ready(row) == 4.5
+    assert rss(row) == (90, 150, 300)
+
+
+def test_ready_means_true_for_the_current_generation() -> None:
+    def obj(status: str, observed: int) -> dict:
+        return {"metadata": {"generation": 2}, "status": {"conditions": [
+            {"type": "Ready", "status": status, "observedGeneration": observed}]}}
+
+    assert ready_generation(obj("True", 2))
+    assert not ready_generation(obj("True", 1))
+    assert not ready_generation(obj("False", 2))
+    assert not ready_generation({"metadata": {"generation": 1}})
+
+
+def test_checks_are_read_from_kopfs_per_object_log_lines(tmp_path: Path) -> None:
+    log = tmp_path / "operator.log"
+    log.write_text(
+        "[2026-11-27 05:41:50,694] kopf.objects         [INFO    ] [ns-1/burst-00000] "
+        "Handler 'reconcile' succeeded.\n"
+        "[2026-11-27 05:41:50,708] kopf.objects         [INFO    ] [ns-1/burst-00000] "
+        "Resuming is processed: 1 succeeded; 0 failed.\n"
+        "[2026-11-27 05:41:50,709] kopf.objects         [INFO    ] [ns-1/burst-00001] "
+        "Handler 'reconcile' failed temporarily: x\n"
+        "[2026-11-27 05:41:50,710] kopf.objects         [INFO    ] [ns-1/burst-00002] "
+        "Resuming is processed: 1 succeeded; 0 failed.\n")
+    tail = LogTail(log, CHECKED)
+    tail.start()
+    tail.stop()
+    assert sorted(checked_names(tail)) == ["burst-00000", "burst-00002"]
+
+
+def test_ddl_is_told_from_queries() -> None:
+    assert DDL.match('CREATE TABLE "public"."x" ("a" integer)')
+    assert DDL.match("  comment on table x is $1")
+    assert not DDL.match("SELECT c.relname FROM pg_class c")
+    assert not DDL.match("SET LOCAL lock_timeout = $1")
+
+
+def test_the_seed_venv_pins_the_seeds_three_packages_as_requirements_does() -> None:
+    pins = seed_pins()
+    assert [p.split("==")[0].lower() for p in pins] == ["kopf", "kubernetes", "psycopg2-binary"]
+    assert all(p in (ROOT / "requirements.txt").read_text() for p in pins)
+
+
+def test_cluster_wide_mode_is_seen_only_in_a_clusterrole_that_patches_tables(
+        tmp_path: Path) -> None:
+    role = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {{name: r}}\n"
+            "rules:\n- apiGroups: [kopf.demo]\n  resources: [databasetables]\n"
+            "  verbs: [list, watch, patch]\n")
+    (tmp_path / "service-account.yaml").write_text(role.format(kind="Role"))
+    assert cluster_wide_role(tmp_path) is None
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "cluster.yaml").write_text(role.format(kind="ClusterRole"))
+    assert cluster_wide_role(tmp_path) == "r"
