@@ -30,6 +30,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.request
@@ -91,6 +92,16 @@ def ensure_operator_archive(engine: image.Engine) -> tuple[Path, str]:
     return dest, ident
 
 
+def archive_image(archive: Path) -> tuple[str, str]:
+    """The name and id (config digest) of the image in a docker-archive from hack.image.save."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("manifest.json")
+        if member is None:
+            raise ControlPlaneError(f"{archive} is not a docker-archive (no manifest.json)")
+        (entry,) = json.load(member)
+    return entry["RepoTags"][0], "sha256:" + Path(entry["Config"]).stem.removeprefix("sha256:")
+
+
 @contextlib.contextmanager
 def _machine_lock() -> Iterator[None]:
     """Two nodes on one host would share /var/lib/kubelet/device-plugins and cgroup names."""
@@ -116,7 +127,9 @@ class Node:
         self._own_workdir = workdir is None
         # short: a unix socket path must stay under 108 bytes
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="dbt-node-"))
-        self.layout = NodeLayout(self.workdir)
+        # containerd's image store is kept between runs (under the machine lock): importing the
+        # operator image costs ~15 s, an unchanged image is not imported again
+        self.layout = NodeLayout(self.workdir, cache_root() / "containerd-root")
         self.name = NODE_NAME
         self.kubelet_port, self.healthz_port = _free_ports(2)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -142,12 +155,12 @@ class Node:
         self._snapshot = HostSnapshot.record()  # before anything runs that could change the host
         try:
             self._write_configs()
-            self._spawn("containerd", ["containerd", "--config", str(self.layout.containerd_config)])
-            self._wait("containerd", lambda: self.ctr("version", check=False).returncode == 0)
-            for archive in self.archives:
-                t0 = time.monotonic()
-                self.ctr("images", "import", str(archive))
-                log(f"imported {archive.name} in {time.monotonic() - t0:.1f}s")
+            self._start_containerd()
+            if self._containers():  # left by a run that was killed before it could stop
+                self._kill_containers()
+                self._terminate("containerd")
+                self._start_containerd()  # its CRI plugin forgets them only on a restart
+            self._import_images()
             kubeconfig, ca = self.plane.kubeconfig, self.plane.ca_file
             self._spawn("kube-controller-manager",
                         node_config.controller_manager_args(bins.kube_controller_manager, kubeconfig, ca))
@@ -228,6 +241,33 @@ class Node:
         self.layout.kubelet_config.write_text(node_config.kubelet_config(
             self.layout, self.kubelet_port, self.healthz_port, self.plane.ca_file))
 
+    def _start_containerd(self) -> None:
+        self._spawn("containerd", ["containerd", "--config", str(self.layout.containerd_config)])
+        self._wait("containerd", lambda: self.ctr("version", check=False).returncode == 0)
+
+    def _containers(self) -> list[str]:
+        return self.ctr("containers", "ls", "-q").stdout.split()
+
+    def _import_images(self) -> None:
+        """Import each archive unless the same one is already in the store; drop other images."""
+        marks = self.layout.containerd_root.parent / f"{self.layout.containerd_root.name}.imported"
+        marks.mkdir(parents=True, exist_ok=True)
+        present = set(self.ctr("images", "ls", "-q").stdout.split())
+        wanted: set[str] = set()  # names, and the sha256:<id> names the CRI plugin adds
+        for archive in self.archives:
+            name, ident = archive_image(archive)
+            wanted |= {name, ident}
+            mark = marks / name.replace("/", "_")
+            if name in present and mark.exists() and mark.read_text() == archive.name:
+                continue
+            started = time.monotonic()
+            self.ctr("images", "import", str(archive))
+            mark.write_text(archive.name)
+            log(f"imported {archive.name} as {name} in {time.monotonic() - started:.1f}s")
+        stale = [ref for ref in present if ref not in wanted]
+        if stale:  # an older build of the image: nothing would ever collect it
+            self.ctr("images", "rm", *stale, check=False)
+
     def _spawn(self, name: str, args: list[str]) -> None:
         logf: IO[bytes]
         with open(self.log_path(name), "ab") as logf:
@@ -285,6 +325,10 @@ class Node:
                 self.ctr("tasks", "kill", "--all", "--signal", "SIGKILL", task, check=False)
             for task in tasks:
                 self.ctr("tasks", "delete", "--force", task, check=False)
+            # the image store is kept: no Pod sandbox or container may be left in it
+            containers = self._containers()
+            if containers:
+                self.ctr("containers", "rm", *containers, check=False)
 
     def _kill_shims(self) -> None:
         """Shims outlive containerd by design: find ours by the socket address they were given."""

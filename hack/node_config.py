@@ -39,13 +39,15 @@ PAUSE_DOCKERFILE = 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n'
 
 @dataclass(frozen=True)
 class NodeLayout:
-    """Where the node's daemons keep their files (all under ``workdir``)."""
+    """Where the node's daemons keep their files: all under ``workdir``, except containerd's
+    root (its image store), which may be a cache kept between runs (``containerd_root``)."""
 
     workdir: Path
+    cache: Path | None = None
 
     @property
     def containerd_root(self) -> Path:
-        return self.workdir / "containerd" / "root"
+        return self.cache if self.cache is not None else self.workdir / "containerd" / "root"
 
     @property
     def containerd_state(self) -> Path:

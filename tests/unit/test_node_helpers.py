@@ -127,3 +127,10 @@ def test_ddl_pattern() -> None:
     assert support.DDL.match('ALTER TABLE "public"."t" ADD COLUMN "c" text')
     assert support.DDL.match("  comment on table t is $1")
     assert not support.DDL.match("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+
+
+def test_only_the_image_store_may_live_outside_the_workdir() -> None:
+    layout = NodeLayout(Path("/tmp/dbt-node-x"), cache=Path("/cache/containerd-root"))
+    conf = node_config.containerd_config(layout, "/usr/sbin/runc")
+    assert 'root = "/cache/containerd-root"' in conf
+    assert 'state = "/tmp/dbt-node-x/containerd/state"' in conf
