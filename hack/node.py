@@ -30,7 +30,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -41,9 +40,10 @@ from typing import IO
 
 from hack import image, node_config
 from hack.controlplane import ControlPlane, ControlPlaneError, _die_with_parent, _free_ports
-from hack.controlplane_build import _go, cache_root, ensure_binaries, go_version, log
+from hack.controlplane_build import cache_root, ensure_binaries, log
 from hack.host_state import HostSnapshot
-from hack.node_config import NODE_NAME, PAUSE_IMAGE, NodeLayout
+from hack.node_config import NODE_NAME, NodeLayout
+from hack.node_images import archive_image, ensure_operator_archive, ensure_pause_archive
 
 READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -61,45 +61,6 @@ def prerequisites_missing() -> str | None:
             os.access(p, os.W_OK) for p in Path("/sys/fs/cgroup").glob("*")):
         return "needs writable cgroups (/sys/fs/cgroup is read-only here)"
     return None
-
-
-def ensure_pause_archive(engine: image.Engine) -> Path:
-    """The sandbox image (a static Go program that sleeps until SIGTERM) as a docker-archive."""
-    dest = cache_root() / "images" / f"dbt-pause-{go_version()}.tar"
-    if dest.exists():
-        return dest
-    with tempfile.TemporaryDirectory(prefix="pause-") as tmp:
-        ctx = Path(tmp)
-        (ctx / "go.mod").write_text("module dbt.local/pause\n\ngo 1.21\n")
-        (ctx / "main.go").write_text(node_config.PAUSE_GO)
-        (ctx / "Dockerfile").write_text(node_config.PAUSE_DOCKERFILE)
-        _go("build", "-trimpath", "-ldflags", "-s -w", "-o", str(ctx / "pause"), ".", cwd=ctx)
-        res = subprocess.run(engine.build_command(PAUSE_IMAGE, ctx, None), env={**os.environ, **engine.env},
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            raise image.ImageError(f"building {PAUSE_IMAGE} failed:\n{res.stderr[-2000:]}")
-    return image.save(engine, PAUSE_IMAGE, dest)
-
-
-def ensure_operator_archive(engine: image.Engine) -> tuple[Path, str]:
-    """Build the operator image (cached layers) and save it once per image id."""
-    ident = image.build(engine)
-    dest = cache_root() / "images" / f"operator-{ident[:16]}.tar"
-    if not dest.exists():
-        for old in dest.parent.glob("operator-*.tar"):
-            old.unlink()
-        image.save(engine, image.IMAGE, dest)
-    return dest, ident
-
-
-def archive_image(archive: Path) -> tuple[str, str]:
-    """The name and id (config digest) of the image in a docker-archive from hack.image.save."""
-    with tarfile.open(archive) as tar:
-        member = tar.extractfile("manifest.json")
-        if member is None:
-            raise ControlPlaneError(f"{archive} is not a docker-archive (no manifest.json)")
-        (entry,) = json.load(member)
-    return entry["RepoTags"][0], "sha256:" + Path(entry["Config"]).stem.removeprefix("sha256:")
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class InCluster:
     node: Any
     pg_server: Any
     database: Database
+    image_user: str  # USER of the image itself (what `docker run` gets without a securityContext)
     pods_seen: list[str] = field(default_factory=list)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> Any:
@@ -100,6 +102,10 @@ class InCluster:
     def logs(self, pod_name: str) -> str:
         return self.kubectl("logs", pod_name, "-c", CONTAINER).stdout
 
+    def read_proc(self, pid: int, name: str) -> str:
+        """/proc/<pid>/<name> of a process on the node (the host's for the local node)."""
+        return self.node.read_file(f"/proc/{pid}/{name}")
+
 
 def container_status(pod: dict[str, Any]) -> dict[str, Any]:
     statuses = pod["status"].get("containerStatuses") or [{}]
@@ -119,7 +125,15 @@ def _operator_database(pg_server: Any) -> tuple[Database, str]:
 
 @pytest.fixture(scope="session")
 def in_cluster(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
-    from hack import image, node
+    """The Deployment running on the local node, or on kind with DBT_E2E_KIND=1."""
+    if os.environ.get("DBT_E2E_KIND") == "1":
+        yield from _on_kind(pg_server, tmp_path_factory)
+    else:
+        yield from _on_local_node(pg_server, tmp_path_factory)
+
+
+def _on_local_node(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
+    from hack import image, node, node_images
     from hack.controlplane import ControlPlane
 
     reason = node.prerequisites_missing()
@@ -129,8 +143,8 @@ def in_cluster(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         engine = image.find_engine()
     except image.ImageError as e:
         cannot_run(str(e))
-    pause = node.ensure_pause_archive(engine)
-    archive, ident = node.ensure_operator_archive(engine)
+    pause = node_images.ensure_pause_archive(engine)
+    archive, ident = node_images.ensure_operator_archive(engine)
     FIGURES["image"] = f"{image.IMAGE} {ident[:19]} ({engine.name})"
     database, password = _operator_database(pg_server)
     with ControlPlane(service_account_admission=True) as plane:
@@ -138,22 +152,106 @@ def in_cluster(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         with node.Node(plane, [pause, archive]) as local_node:
             FIGURES["node start (containerd, image import, kubelet registered)"] = \
                 f"{time.monotonic() - started:.1f}s"
-            cluster = InCluster(plane, local_node, pg_server, database)
-            # the Secret the chart would have made; the kubelet hands its value to the Pod
-            cluster.kubectl("apply", "-f", "-", input=json.dumps({
-                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "postgresql"},
-                "stringData": {"password": password}}))
-            run = stage_overlay(tmp_path_factory.mktemp("overlay"), {
+            cluster = InCluster(plane, LocalNode(local_node), pg_server, database,
+                                image_user=node_images.archive_config(archive).get("User") or "")
+            yield _deploy(cluster, password, tmp_path_factory, "overlay", {
                 "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(plane.port),
                 "PGHOST": pg_server.host, "PGPORT": str(pg_server.port)})
-            applied = time.monotonic()
-            plane.kubectl_run("apply", "-k", str(run))
-            plane.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
+
+
+def _on_kind(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
+    """The same image loaded into kind (pytest-kind), for machines with Docker.
+
+    The real manifests, only the database address changed (no overlay: kind has CNI). The Pods
+    must reach PostgreSQL: give DBT_TEST_DATABASE_URL with an address the kind node can reach
+    (e.g. the Docker bridge's gateway), or DBT_KIND_PGHOST to name the test server's address.
+    """
+    from pytest_kind import KindCluster
+
+    from hack import image
+    from tests.support.k8s import ExternalCluster
+
+    try:
+        engine = image.find_engine("docker")
+    except image.ImageError as e:
+        cannot_run(f"DBT_E2E_KIND=1 needs docker: {e}")
+    ident = image.build(engine)
+    FIGURES["image"] = f"{image.IMAGE} {ident[:19]} (docker, kind)"
+    database, password = _operator_database(pg_server)
+    kind = KindCluster("dbt-cluster")
+    kind.create()
+    try:
+        kind.load_docker_image(image.IMAGE)
+        cluster = InCluster(ExternalCluster(kind.kubeconfig_path, kubectl=str(kind.kubectl_path)),
+                            KindNode(f"{kind.name}-control-plane"), pg_server, database,
+                            image_user=engine.run("inspect", "--type=image", "--format", "{{.Config.User}}",
+                                                  image.IMAGE).stdout.decode().strip())
+        yield _deploy(cluster, password, tmp_path_factory, "manifests", {
+            "PGHOST": os.environ.get("DBT_KIND_PGHOST", pg_server.host), "PGPORT": str(pg_server.port)})
+    finally:
+        kind.delete()
+
+
+def _deploy(cluster: InCluster, password: str, tmp_path_factory: pytest.TempPathFactory, base: str,
+            env: dict[str, str]) -> InCluster:
+    """The Secret the chart would have made, then `kubectl apply -k`; wait for the operator."""
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "postgresql"},
+        "stringData": {"password": password}}))
+    run = stage_overlay(tmp_path_factory.mktemp("overlay"), env, base=base)
+    applied = time.monotonic()
+    cluster.plane.kubectl_run("apply", "-k", str(run))
+    cluster.plane.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
                               "crd/databasetables.kopf.demo")
-            cluster.running_pod(timeout=180)
-            FIGURES["kubectl apply -k to a running operator Pod"] = f"{time.monotonic() - applied:.1f}s"
-            yield cluster
+    cluster.running_pod(timeout=180)
+    FIGURES["kubectl apply -k to a running operator Pod"] = f"{time.monotonic() - applied:.1f}s"
+    return cluster
 
 
-def read_proc(pid: int, name: str) -> str:
-    return Path(f"/proc/{pid}/{name}").read_text()
+class LocalNode:
+    """The node of hack/node.py: its processes are the host's."""
+
+    def __init__(self, node: Any) -> None:
+        self._node = node
+        self.name: str = node.name
+
+    def task_pid(self, container_id: str) -> int | None:
+        return self._node.task_pid(container_id)
+
+    def kubelet_get(self, path: str) -> str:
+        return self._node.kubelet_get(path)
+
+    def read_file(self, path: str) -> str:
+        return Path(path).read_text()
+
+
+class KindNode:
+    """A kind node: a Docker container whose processes are read through `docker exec`."""
+
+    def __init__(self, container: str) -> None:
+        self.name = container
+        self._container = container
+
+    def _exec(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "exec", self._container, *args], capture_output=True,
+                              text=True, timeout=60)
+
+    def task_pid(self, container_id: str) -> int | None:
+        for line in self._exec("ctr", "-n", "k8s.io", "tasks", "ls").stdout.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 3 and fields[0] == container_id and fields[2] == "RUNNING":
+                return int(fields[1])
+        return None
+
+    def kubelet_get(self, path: str) -> str:
+        res = subprocess.run(["kubectl", "get", "--raw", f"/api/v1/nodes/{self.name}/proxy{path}"],
+                             capture_output=True, text=True, timeout=60)
+        return res.stdout
+
+    def read_file(self, path: str) -> str:
+        res = self._exec("cat", path)
+        if res.returncode != 0:
+            raise FileNotFoundError(path)
+        return res.stdout
+
+

@@ -23,9 +23,10 @@ CONTAINER = "operator"
 DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|COMMENT|TRUNCATE|GRANT|REVOKE|RENAME)\b", re.I)
 
 
-def stage_overlay(dest: Path, env: Mapping[str, str]) -> Path:
+def stage_overlay(dest: Path, env: Mapping[str, str], base: str = "overlay") -> Path:
     """Lay out manifests/ (the real kustomization and its files, copied unchanged), overlay/
-    (tests/cluster/overlay) and run/ (this run's addresses); return run/ for `kubectl apply -k`."""
+    (tests/cluster/overlay) and run/ (this run's addresses, over ``base``: the overlay, or the
+    bare manifests where a cluster needs no change, as kind); return run/ for `kubectl apply -k`."""
     manifests = dest / "manifests"
     kustomization = yaml.safe_load((ROOT / "kustomization.yaml").read_text())
     for name in ["kustomization.yaml", *kustomization["resources"]]:
@@ -36,18 +37,18 @@ def stage_overlay(dest: Path, env: Mapping[str, str]) -> Path:
     shutil.copyfile(OVERLAY / "kustomization.yaml", dest / "overlay" / "kustomization.yaml")
     run = dest / "run"
     run.mkdir(parents=True, exist_ok=True)
-    (run / "kustomization.yaml").write_text(run_kustomization(env))
+    (run / "kustomization.yaml").write_text(run_kustomization(env, base))
     return run
 
 
-def run_kustomization(env: Mapping[str, str]) -> str:
+def run_kustomization(env: Mapping[str, str], base: str = "overlay") -> str:
     """The per-run layer: environment variables of the operator container, merged by name."""
     patch = {"apiVersion": "apps/v1", "kind": "Deployment",
              "metadata": {"name": DEPLOYMENT, "namespace": "default"},
              "spec": {"template": {"spec": {"containers": [
                  {"name": CONTAINER, "env": [{"name": k, "value": v} for k, v in env.items()]}]}}}}
     return yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                           "resources": ["../overlay"], "patches": [{"patch": yaml.safe_dump(patch)}]})
+                           "resources": [f"../{base}"], "patches": [{"patch": yaml.safe_dump(patch)}]})
 
 
 def proc_status(text: str) -> dict[str, str]:

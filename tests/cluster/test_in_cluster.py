@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.cluster.conftest import FIGURES, InCluster, container_status, read_proc
+from tests.cluster.conftest import FIGURES, InCluster, container_status
 from tests.cluster.support import (CONTAINER, DDL, burst_manifest, jwt_claims, probe_results,
                                    proc_status, root_mount_options, watch_events)
 from hack.host_state import mount_points
@@ -79,13 +78,13 @@ def test_seed_walkthrough_by_the_deployments_pod(in_cluster: InCluster) -> None:
 
 def test_operator_uses_the_token_the_kubelet_mounted(in_cluster: InCluster) -> None:
     pid = in_cluster.host_pid(in_cluster.running_pod())
-    environ = dict(item.split("=", 1) for item in read_proc(pid, "environ").split("\0") if "=" in item)
+    environ = dict(item.split("=", 1) for item in in_cluster.read_proc(pid, "environ").split("\0") if "=" in item)
     assert "KUBECONFIG" not in environ
     # the projected volume the kubelet mounted, where the process sees it (its /var/run is a
     # symlink, which /proc/<pid>/root would resolve on the host: take the mount point instead)
-    (mount,) = [m for m in mount_points(read_proc(pid, "mountinfo"))
+    (mount,) = [m for m in mount_points(in_cluster.read_proc(pid, "mountinfo"))
                 if m.endswith("/secrets/kubernetes.io/serviceaccount")]
-    token = Path(f"/proc/{pid}/root{mount}/token").read_text()
+    token = in_cluster.node.read_file(f"/proc/{pid}/root{mount}/token")
     claims = jwt_claims(token)
     assert claims["sub"] == "system:serviceaccount:default:database-table-operator"
     assert claims["kubernetes.io"]["pod"]["name"] in in_cluster.pods_seen
@@ -93,16 +92,18 @@ def test_operator_uses_the_token_the_kubelet_mounted(in_cluster: InCluster) -> N
 
 def test_process_is_unprivileged_with_a_read_only_root(in_cluster: InCluster) -> None:
     pid = in_cluster.host_pid(in_cluster.running_pod())
-    cmdline = read_proc(pid, "cmdline").split("\0")
+    cmdline = in_cluster.read_proc(pid, "cmdline").split("\0")
     assert "kopf" in " ".join(cmdline), cmdline  # the Dockerfile's CMD, exec'd as PID 1
-    status = proc_status(read_proc(pid, "status"))
+    status = proc_status(in_cluster.read_proc(pid, "status"))
     assert status["Uid"].split() == ["1000"] * 4
     assert status["Gid"].split() == ["1000"] * 4
     for capabilities in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[capabilities], 16) == 0, f"{capabilities}: {status[capabilities]}"
     assert status["NoNewPrivs"] == "1"
     assert status["Seccomp"] == "2"  # filter mode: the RuntimeDefault profile
-    assert "ro" in root_mount_options(read_proc(pid, "mountinfo"))
+    assert "ro" in root_mount_options(in_cluster.read_proc(pid, "mountinfo"))
+    # the manifest forces uid 1000 anyway; the image must not depend on it (plain `docker run`)
+    assert in_cluster.image_user.split(":")[0] in ("1000", "dbtable"), in_cluster.image_user
 
 
 def test_a_burst_of_200_stays_under_the_memory_limit(in_cluster: InCluster) -> None:
@@ -119,16 +120,13 @@ def test_a_burst_of_200_stays_under_the_memory_limit(in_cluster: InCluster) -> N
 
     wait_for(all_ready, timeout=600, interval=2, message=f"{BURST} resources Ready")
     FIGURES[f"burst of {BURST}: all Ready after"] = f"{time.monotonic() - started:.1f}s"
-    memory = memory_cgroup(pid)
-    limit = int((memory / "memory.limit_in_bytes").read_text())
-    peak = int((memory / "memory.max_usage_in_bytes").read_text())
-    oom = dict(line.split() for line in (memory / "memory.oom_control").read_text().splitlines())
-    rss_peak = proc_status(read_proc(pid, "status"))["VmHWM"]
+    limit, peak, oom_kills = memory_figures(in_cluster, pid)
+    rss_peak = proc_status(in_cluster.read_proc(pid, "status"))["VmHWM"]
     FIGURES["operator memory peak (cgroup max_usage / process VmHWM)"] = \
         f"{peak / 2**20:.1f} MiB / {rss_peak} (limit {limit / 2**20:.0f} MiB)"
     status = container_status(in_cluster.running_pod())
     assert status["restartCount"] == 0 and not status.get("lastState"), status  # no OOMKilled
-    assert oom.get("oom_kill", "0") == "0"
+    assert oom_kills == 0
     assert peak < limit
     assert limit == manifest_memory_limit()  # the manifest's limit is the one the kernel enforces
 
@@ -157,7 +155,7 @@ def test_deleted_pod_exits_on_sigterm_and_the_new_one_resumes_without_ddl(in_clu
         time.sleep(0.5)  # the watch is established before the deletion it must see
         deleted = time.monotonic()
         in_cluster.kubectl("delete", "pod", old_name, "--wait=false")
-        wait_for(lambda: not pid_alive(old_pid), timeout=GRACE_SECONDS + 15, interval=0.1,
+        wait_for(lambda: not pid_alive(in_cluster, old_pid), timeout=GRACE_SECONDS + 15, interval=0.1,
                  message=f"the old operator process {old_pid} to exit")
         exited_after = time.monotonic() - deleted
         wait_for(lambda: in_cluster.kubectl("get", "pod", old_name, check=False).returncode != 0,
@@ -196,10 +194,9 @@ def assert_liveness_green(in_cluster: InCluster, pod: dict[str, Any]) -> None:
     """The kubelet probed /healthz and got success every time, and never restarted the container."""
     name = pod["metadata"]["name"]
     # initialDelaySeconds 10, periodSeconds 20: a young Pod may not have been probed yet
-    results = wait_for(lambda: (r := probe_results(in_cluster.node.kubelet_get("/metrics/probes"), name))
-                       .get("successful") and r,
+    results = wait_for(lambda: probe_results(in_cluster.node.kubelet_get("/metrics/probes"), name),
                        timeout=60, interval=2, message=f"a liveness probe of {name}")
-    assert set(results) == {"successful"}, results
+    assert set(results) == {"successful"}, f"liveness probes of {name}: {results}"
     status = container_status(json.loads(in_cluster.kubectl("get", "pod", name, "-o", "json").stdout))
     assert status["restartCount"] == 0, status
     FIGURES[f"liveness probes of {name}"] = f"{results['successful']:.0f} successful, restarts 0"
@@ -213,17 +210,25 @@ def manifest_memory_limit() -> int:
     return int(value[:-2]) * units[value[-2:]] if value[-2:] in units else int(value)
 
 
-def memory_cgroup(pid: int) -> Path:
-    for line in read_proc(pid, "cgroup").splitlines():
-        _id, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            return Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-    raise AssertionError(f"process {pid} is in no memory cgroup (cgroup v1 expected)")
+def memory_figures(in_cluster: InCluster, pid: int) -> tuple[int, int, int]:
+    """(limit, peak usage, OOM kills) of the process's memory cgroup, v1 or v2."""
+    lines = [line.split(":", 2) for line in in_cluster.read_proc(pid, "cgroup").splitlines()]
+    read = in_cluster.node.read_file
+    v1 = next((path for _id, controllers, path in lines if "memory" in controllers.split(",")), None)
+    if v1 is not None:
+        base = f"/sys/fs/cgroup/memory/{v1.lstrip('/')}"
+        oom = dict(line.split() for line in read(f"{base}/memory.oom_control").splitlines())
+        return (int(read(f"{base}/memory.limit_in_bytes")), int(read(f"{base}/memory.max_usage_in_bytes")),
+                int(oom.get("oom_kill", "0")))
+    (v2,) = [path for hierarchy, _c, path in lines if hierarchy == "0"]
+    base = f"/sys/fs/cgroup/{v2.lstrip('/')}"
+    events = dict(line.split() for line in read(f"{base}/memory.events").splitlines())
+    return int(read(f"{base}/memory.max")), int(read(f"{base}/memory.peak")), int(events.get("oom_kill", "0"))
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(in_cluster: InCluster, pid: int) -> bool:
     try:
-        state = proc_status(read_proc(pid, "status")).get("State", "")
+        state = proc_status(in_cluster.read_proc(pid, "status")).get("State", "")
     except FileNotFoundError:
         return False
     return not state.startswith("Z")

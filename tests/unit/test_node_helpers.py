@@ -134,3 +134,28 @@ def test_only_the_image_store_may_live_outside_the_workdir() -> None:
     conf = node_config.containerd_config(layout, "/usr/sbin/runc")
     assert 'root = "/cache/containerd-root"' in conf
     assert 'state = "/tmp/dbt-node-x/containerd/state"' in conf
+
+
+def _docker_archive(path: Path, config: dict, tags: list[str]) -> Path:
+    import io
+    import tarfile
+
+    digest = "ab" * 32
+    with tarfile.open(path, "w") as tar:
+        for name, data in ((f"{digest}.json", json.dumps({"config": config}).encode()),
+                           ("manifest.json", json.dumps([{"Config": f"{digest}.json", "RepoTags": tags,
+                                                          "Layers": []}]).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_archive_name_id_and_config(tmp_path: Path) -> None:
+    from hack import node_images
+
+    archive = _docker_archive(tmp_path / "a.tar", {"User": "1000:1000"},
+                              ["docker.io/library/database-table-operator:latest"])
+    assert node_images.archive_image(archive) == ("docker.io/library/database-table-operator:latest",
+                                                  "sha256:" + "ab" * 32)
+    assert node_images.archive_config(archive)["User"] == "1000:1000"
