@@ -182,8 +182,8 @@ def _on_kind(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     kind.create()
     try:
         kind.load_docker_image(image.IMAGE)
-        cluster = InCluster(ExternalCluster(kind.kubeconfig_path, kubectl=str(kind.kubectl_path)),
-                            KindNode(f"{kind.name}-control-plane"), pg_server, database,
+        external = ExternalCluster(kind.kubeconfig_path, kubectl=str(kind.kubectl_path))
+        cluster = InCluster(external, KindNode(f"{kind.name}-control-plane", external), pg_server, database,
                             image_user=engine.run("inspect", "--type=image", "--format", "{{.Config.User}}",
                                                   image.IMAGE).stdout.decode().strip())
         yield _deploy(cluster, password, tmp_path_factory, "manifests", {
@@ -228,9 +228,10 @@ class LocalNode:
 class KindNode:
     """A kind node: a Docker container whose processes are read through `docker exec`."""
 
-    def __init__(self, container: str) -> None:
+    def __init__(self, container: str, cluster: Any) -> None:
         self.name = container
         self._container = container
+        self._cluster = cluster
 
     def _exec(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["docker", "exec", self._container, *args], capture_output=True,
@@ -244,9 +245,8 @@ class KindNode:
         return None
 
     def kubelet_get(self, path: str) -> str:
-        res = subprocess.run(["kubectl", "get", "--raw", f"/api/v1/nodes/{self.name}/proxy{path}"],
-                             capture_output=True, text=True, timeout=60)
-        return res.stdout
+        # kind's node has a routable address: the API server's node proxy reaches its kubelet
+        return self._cluster.kubectl_run("get", "--raw", f"/api/v1/nodes/{self.name}/proxy{path}").stdout
 
     def read_file(self, path: str) -> str:
         res = self._exec("cat", path)
