@@ -48,9 +48,9 @@ controlplane:
 node:
 	$(PYTHON) -m hack.node build
 
-# the in-cluster suite (tests/cluster): the image as the Pod of deploy/deployment.yaml; it
-# builds (or reuses) the image and the node's binaries itself, after checking it can run here
-e2e-cluster: venv controlplane
+# the in-cluster suite (tests/cluster): the image as the Pod of deploy/deployment.yaml; the
+# Go builds happen here, outside the tests' timeouts; the suite builds (or reuses) the image
+e2e-cluster: venv controlplane node
 	$(PYTEST) tests/cluster
 
 clean:
