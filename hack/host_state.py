@@ -59,6 +59,25 @@ def iptables_restore_input(before: str, after: str) -> str | None:
     return "".join(blocks)
 
 
+BUILTIN_CHAINS = frozenset({"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"})
+
+
+def iptables_rules(save_output: str) -> set[str]:
+    """What iptables-save says that matters: rules and user-defined chains, per table (an empty
+    table with its built-in chains at policy ACCEPT is the same as no table)."""
+    found, table = set(), ""
+    for line in save_output.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith("-A "):
+            found.add(f"{table} {line}")
+        elif line.startswith(":"):
+            chain, policy = (line[1:].split() + ["-"])[:2]
+            if chain not in BUILTIN_CHAINS or policy not in ("ACCEPT", "-"):
+                found.add(f"{table} :{chain} {policy}")
+    return found
+
+
 def mount_points(mountinfo: str) -> list[str]:
     """Mount points listed in /proc/self/mountinfo (octal escapes decoded)."""
     points = []

@@ -123,7 +123,8 @@ def _operator_database(pg_server: Any) -> tuple[Database, str]:
                     dbname=DATABASE), password
 
 
-@pytest.fixture(scope="session")
+# module, not session: the node holds the machine's node lock, which test_node.py needs too
+@pytest.fixture(scope="module")
 def in_cluster(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
     """The Deployment running on the local node, or on kind with DBT_E2E_KIND=1."""
     if os.environ.get("DBT_E2E_KIND") == "1":

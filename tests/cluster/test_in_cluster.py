@@ -122,7 +122,8 @@ def test_a_burst_of_200_stays_under_the_memory_limit(in_cluster: InCluster) -> N
 
     outcome = wait_for(all_ready_or_restarted, timeout=600, interval=2, message=f"{BURST} resources Ready")
     status = container_status(in_cluster.operator_pods()[0])
-    assert outcome == "ready" and status["restartCount"] == 0 and not status.get("lastState"), status
+    assert outcome == "ready" and status["restartCount"] == 0 and not status.get("lastState"), \
+        f"restartCount {status['restartCount']}, lastState {status.get('lastState')}"
     FIGURES[f"burst of {BURST}: all Ready after"] = f"{time.monotonic() - started:.1f}s"
     limit, peak, oom_kills = memory_figures(in_cluster, pid)
     rss_peak = proc_status(in_cluster.read_proc(pid, "status"))["VmHWM"]

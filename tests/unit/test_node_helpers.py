@@ -159,3 +159,10 @@ def test_archive_name_id_and_config(tmp_path: Path) -> None:
     assert node_images.archive_image(archive) == ("docker.io/library/database-table-operator:latest",
                                                   "sha256:" + "ab" * 32)
     assert node_images.archive_config(archive)["User"] == "1000:1000"
+
+
+def test_iptables_rules_ignore_counters_and_empty_builtin_chains() -> None:
+    assert host_state.iptables_rules("*filter\n:INPUT ACCEPT [5:300]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n") == set()
+    assert host_state.iptables_rules(AFTER) == {
+        "filter :KUBE-FIREWALL -", "filter -A INPUT -j KUBE-FIREWALL", "mangle :KUBE-KUBELET-CANARY -"}
+    assert host_state.iptables_rules("*filter\n:INPUT DROP [0:0]\nCOMMIT\n") == {"filter :INPUT DROP"}
