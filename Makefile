@@ -17,8 +17,9 @@ help:
 
 venv: $(VENV)/.installed
 
+# an existing virtualenv (or a symlink to a shared one) is reused, only brought up to date
 $(VENV)/.installed: requirements.txt requirements-test.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
