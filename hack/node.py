@@ -210,24 +210,23 @@ class Node:
         return self.ctr("containers", "ls", "-q").stdout.split()
 
     def _import_images(self) -> None:
-        """Import each archive unless the same one is already in the store; drop other images."""
+        """Import each archive unless the same image is in the store already; an older build of
+        the same name is dropped (its sha256:<id> reference, which the CRI plugin added)."""
         marks = self.layout.containerd_root.parent / f"{self.layout.containerd_root.name}.imported"
         marks.mkdir(parents=True, exist_ok=True)
         present = set(self.ctr("images", "ls", "-q").stdout.split())
-        wanted: set[str] = set()  # names, and the sha256:<id> names the CRI plugin adds
         for archive in self.archives:
             name, ident = archive_image(archive)
-            wanted |= {name, ident}
             mark = marks / name.replace("/", "_")
-            if name in present and mark.exists() and mark.read_text() == archive.name:
+            previous = mark.read_text() if mark.exists() else None
+            if name in present and previous == ident:
                 continue
             started = time.monotonic()
             self.ctr("images", "import", str(archive))
-            mark.write_text(archive.name)
+            mark.write_text(ident)
             log(f"imported {archive.name} as {name} in {time.monotonic() - started:.1f}s")
-        stale = [ref for ref in present if ref not in wanted]
-        if stale:  # an older build of the image: nothing would ever collect it
-            self.ctr("images", "rm", *stale, check=False)
+            if previous and previous != ident and previous in present:
+                self.ctr("images", "rm", previous, check=False)
 
     def _spawn(self, name: str, args: list[str]) -> None:
         logf: IO[bytes]
