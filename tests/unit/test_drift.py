@@ -73,6 +73,8 @@ def test_status_that_says_refused_is_cleared_once_the_table_matches_again() -> N
 def test_resources_whose_handlers_are_not_done_are_not_judged() -> None:
     gone = ()
     assert found(subject(generation=2), tables=gone) == []  # a spec change not handled yet
+    fresh = ReadyCondition("True", "Reconciled", "", 2)
+    assert found(subject(generation=2, ready=fresh), tables=gone) == []  # status not caught up
     assert found(subject(pending=True), tables=gone) == []  # a retry pending
     assert found(subject(deleting=True), tables=gone) == []  # being deleted
     assert found(subject(ready=None), tables=gone) == []  # never handled

@@ -1,0 +1,72 @@
+"""The drift handler called as Kopf calls it, against a real PostgreSQL: it repairs a settled
+resource, and leaves alone one whose own reconcile is still working (retrying a spec change),
+so a user's pending change is never applied and reported as drift."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kopf
+import pytest
+from psycopg2 import sql
+
+import database_table_operator as operator
+from tests.integration.test_operator_handlers import (  # noqa: F401  (fixture)
+    KEY, after, body, ready, reconcile, run_operator)
+
+pytestmark = pytest.mark.integration
+SPEC = {"tableName": "things", "columns": KEY, "primaryKey": "ID"}
+WIDER = {**SPEC, "columns": KEY + [{"EMAIL": "text"}]}
+RETRYING = json.dumps({"started": "2026-01-01T00:00:00", "retries": 1, "success": False,
+                       "failure": False, "delayed": "2099-01-01T00:00:00"})
+
+
+def at_generation_2(status_reason: str, annotations: dict[str, str]) -> kopf.Body:
+    """The spec gained a column (generation 2) and its reconcile reported ``status_reason``."""
+    condition = {"type": "Ready", "status": "False" if status_reason != "Reconciled" else "True",
+                 "reason": status_reason, "message": "...", "observedGeneration": 2}
+    raw: dict[str, Any] = dict(body(WIDER, generation=2,
+                                    status={"observedGeneration": 2, "conditions": [condition]}))
+    raw["metadata"] = {**raw["metadata"], "annotations": annotations}
+    return kopf.Body(raw)
+
+
+def columns(running: Any) -> list[str]:
+    return [c.name for c in running.table("things").columns]
+
+
+@pytest.mark.parametrize(("reason", "annotations"), [
+    # Kopf holds the reconcile's retry record (a temporary ApplyFailed, say): not drift.
+    pytest.param("ApplyFailed", {"kopf.demo/reconcile": RETRYING}, id="retry record"),
+    # A lock timeout on the status, whatever Kopf's storage says: the reconcile will retry.
+    pytest.param("LockTimeout", {}, id="lock timeout"),
+])
+def test_pending_reconcile_is_left_alone(run_operator, reason: str,  # noqa: F811
+                                         annotations: dict[str, str]) -> None:
+    running = run_operator()
+    running.memo.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.demo")
+    assert reconcile(running, body(SPEC))[1] is None
+    running.events()
+
+    patch, error = reconcile(running, at_generation_2(reason, annotations),
+                             handler=operator.repair_drift)
+    assert error is None and not patch
+    assert columns(running) == ["id", "name"]  # the user's column is the reconcile's to add
+    assert running.events() == []
+
+
+def test_settled_resource_is_repaired_and_says_so(run_operator) -> None:  # noqa: F811
+    running = run_operator()
+    running.memo.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.demo")
+    first, error = reconcile(running, body(WIDER))
+    assert error is None
+    running.events()
+    running.sql(sql.SQL("ALTER TABLE {} DROP COLUMN email").format(
+        sql.Identifier(running.settings.schema, "things")))
+
+    patch, error = reconcile(running, after(body(WIDER), first), handler=operator.repair_drift)
+    assert error is None
+    assert columns(running) == ["id", "name", "email"]
+    assert ready(patch)["status"] == "True"
+    assert [(kind, reason) for kind, reason, _ in running.events()] == [
+        ("Warning", "DriftRepaired"), ("Normal", "ColumnAdded")]
