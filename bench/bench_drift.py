@@ -15,6 +15,12 @@ For each N (tables created with ``reconcile_table``, the seed's 5 columns, cumul
   * for comparison, the design it replaced: one timer tick per resource, each a full
     ``reconcile_table(repair_only=True)`` transaction and a status PATCH; its queries and time
     per tick, measured on up to ``--sample`` resources and multiplied by N for a whole round.
+
+With ``--operator N`` it also runs the whole operator as the container runs it (the local
+control plane, the ServiceAccount's token) with ``DBT_DRIFT_INTERVAL_S=5``: N resources are
+applied and made Ready, then the API server's own count of PATCH requests on databasetables
+(``apiserver_request_total`` on ``/metrics``) is read before and after several sweeps (counted
+from the operator's "Drift sweep:" log lines) in which nothing changed.
 """
 from __future__ import annotations
 
@@ -244,6 +250,74 @@ def run(url: str, sizes: list[int], repeat: int, sample: int) -> None:
           "the median tick × N)")
 
 
+def patch_count(cp: Any) -> int:
+    """PATCH requests on databasetables (and their status) the API server has answered."""
+    total = 0
+    for line in cp.kubectl_run("get", "--raw", "/metrics").stdout.splitlines():
+        if line.startswith("apiserver_request_total{") and 'resource="databasetables"' in line \
+                and 'verb="PATCH"' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def run_operator(count: int, sweeps: int) -> None:
+    """The whole operator: PATCHes during ``sweeps`` drift sweeps over ``count`` resources."""
+    import secrets
+    import tempfile
+    from pathlib import Path
+
+    from bench.bench_operator import SERVICE_ACCOUNT, Operator, apply_and_wait, manifest
+    from bench.common import ROOT
+    from hack.controlplane import ControlPlane
+    from hack.postgres import LocalPostgres
+    from tests.support.k8s import namespaced_rbac, wait_for
+
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-drift-")))
+        pg = LocalPostgres()
+        pg.start()
+        stack.callback(pg.stop)
+        db = create_operator_database(pg, prefix="bench")
+        cp = ControlPlane()
+        stack.callback(cp.stop)
+        cp.start()
+        cp.kubectl_run("apply", "-f", str(ROOT / "crd.yaml"))
+        cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
+                       "crd/databasetables.kopf.demo")
+        namespace = f"bench-{secrets.token_hex(4)}"
+        cp.kubectl_run("create", "namespace", namespace)
+        cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(namespace))
+        token = cp.create_token(namespace, SERVICE_ACCOUNT)
+        kubeconfig = cp.write_token_kubeconfig(workdir / "operator.kubeconfig", token, namespace)
+        operator = Operator({"KUBECONFIG": str(kubeconfig), "DATABASE_URL": db["url"],
+                             "WATCH_NAMESPACE": namespace, "DBT_DRIFT_INTERVAL_S": "5"},
+                            workdir / "operator.log")
+        stack.callback(operator.stop)
+        operator.wait_live()
+        apply_and_wait(cp, namespace, manifest(count, False), count, 1, max(120.0, count * 3.0))
+
+        def sweep_lines() -> list[str]:
+            return [line for line in operator.log_path.read_text(errors="replace").splitlines()
+                    if "Drift sweep: " in line]
+
+        # Let the creates' own writes finish: one sweep that compared all of them.
+        wait_for(lambda: any(f"Drift sweep: {count} resources" in line
+                             for line in sweep_lines()), timeout=120, interval=1,
+                 message="a sweep over all resources")
+        before, seen = patch_count(cp), len(sweep_lines())
+        wait_for(lambda: len(sweep_lines()) >= seen + sweeps, timeout=sweeps * 15 + 60,
+                 interval=1, message=f"{sweeps} more sweeps")
+        after = patch_count(cp)
+        lines = sweep_lines()[seen:seen + sweeps]
+    print(f"\nWhole operator, {count} Ready resources, DBT_DRIFT_INTERVAL_S=5: {sweeps} sweeps "
+          f"in which nothing changed")
+    for line in lines:
+        print("  " + line.split("] ", 1)[-1])
+    print(f"PATCH requests on databasetables (apiserver_request_total): {before} before, "
+          f"{after} after: {after - before} during the sweeps "
+          f"({(after - before) / sweeps:g} per sweep)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_drift",
                                      description=__doc__.split("\n")[0])
@@ -252,8 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="sweeps after the first")
     parser.add_argument("--sample", type=int, default=200,
                         help="old-design ticks measured per size (default 200)")
+    parser.add_argument("--operator", type=int, default=0, metavar="N",
+                        help="also run the whole operator with N resources (needs the local "
+                             "control plane) and count PATCHes over --sweeps sweeps")
+    parser.add_argument("--sweeps", type=int, default=3)
     args = parser.parse_args(argv)
-    sizes = sorted(int(s) for s in args.tables.split(","))
+    sizes = sorted(int(s) for s in args.tables.split(",") if s)
     started = time.perf_counter()
     admin_url = os.environ.get("DBT_BENCH_DATABASE_URL")
     server: Any = None
@@ -272,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         db = create_operator_database(server, prefix="bench")
         version = server.execute_as_superuser("SHOW server_version")[0][0]
         print(f"Real PostgreSQL {version}: {where}\n{machine()}\n")
-        run(db["url"], sizes, args.repeat, args.sample)
+        if sizes:
+            run(db["url"], sizes, args.repeat, args.sample)
     finally:
         if db is not None and local is None and server is not None:
             with contextlib.suppress(psycopg2.Error):
@@ -280,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.execute_as_superuser(f'DROP ROLE "{db["user"]}"')
         if local is not None:
             local.stop()
+    if args.operator:
+        run_operator(args.operator, args.sweeps)
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -212,9 +212,9 @@ async def sweep_once(index: kopf.Index[str, Subject], memo: kopf.Memo,
         logger.warning("Drift sweep could not read the catalog: %s", first_line(e),
                        exc_info=not isinstance(e, psycopg2.Error))
         return []
-    if not only_conflicts:
-        logger.debug("Drift sweep: %d resources compared in %.3f s, %d to check.",
-                     len(subjects), time.perf_counter() - started, len(findings))
+    if not only_conflicts:  # one line per interval: what the sweep cost and found
+        logger.info("Drift sweep: %d resources compared in %.3f s, %d to check.",
+                    len(subjects), time.perf_counter() - started, len(findings))
     for finding in findings:
         await request_check(finding, settings, logger)
     return findings
