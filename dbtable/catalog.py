@@ -126,7 +126,9 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the
 # number of tables. First the candidates (marked tables and tables holding a wanted name, names
-# and comments only), then the columns and keys of all of them in one query.
+# and comments only), then the columns and keys of all of them in one query. Lists are joined
+# as sets (IN (SELECT unnest(...)), a join on unnest): `= ANY(array)` would compare every row
+# with every element, quadratic at thousands of tables.
 _ALL_CANDIDATES = """
 SELECT c.oid, c.relname, d.description
   FROM pg_class c
@@ -134,7 +136,7 @@ SELECT c.oid, c.relname, d.description
   LEFT JOIN pg_description d
     ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
  WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
-   AND (d.description LIKE %(marker)s OR c.relname = ANY(%(names)s))
+   AND (d.description LIKE %(marker)s OR c.relname IN (SELECT unnest(%(names)s::text[])))
 """
 _ALL_DETAILS = """
 SELECT c.oid,
@@ -155,16 +157,18 @@ SELECT c.oid,
                FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
               ORDER BY k.position)
-  FROM pg_class c
+  FROM unnest(%(oids)s::oid[]) AS wanted(oid)
+  JOIN pg_class c ON c.oid = wanted.oid
   LEFT JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
- WHERE c.oid = ANY(%(oids)s)
 """
 _ALL_BLOCKERS = """
 SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = %(schema)s AND c.relname = ANY(%(names)s) AND c.relkind NOT IN ('r', 'p')
+ WHERE n.nspname = %(schema)s AND c.relkind NOT IN ('r', 'p')
+   AND c.relname IN (SELECT unnest(%(names)s::text[]))
 UNION ALL
 SELECT t.typname, 'type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
- WHERE n.nspname = %(schema)s AND t.typname = ANY(%(names)s) AND t.typrelid = 0
+ WHERE n.nspname = %(schema)s AND t.typrelid = 0
+   AND t.typname IN (SELECT unnest(%(names)s::text[]))
    AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid)
 """
 
