@@ -123,9 +123,27 @@ def _operator_database(pg_server: Any) -> tuple[Database, str]:
                     dbname=DATABASE), password
 
 
+@pytest.fixture(scope="session")
+def node_can_run() -> None:
+    """Skip (fail in CI) before anything starts where a node cannot run; session-scoped so that
+    it runs before the session's PostgreSQL server."""
+    from hack import image, node
+
+    if os.environ.get("DBT_E2E_KIND") == "1":
+        return
+    reason = node.prerequisites_missing()
+    if reason:
+        cannot_run(reason)
+    try:
+        image.find_engine()
+    except image.ImageError as e:
+        cannot_run(str(e))
+
+
 # module, not session: the node holds the machine's node lock, which test_node.py needs too
 @pytest.fixture(scope="module")
-def in_cluster(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
+def in_cluster(node_can_run: None, pg_server: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
     """The Deployment running on the local node, or on kind with DBT_E2E_KIND=1."""
     if os.environ.get("DBT_E2E_KIND") == "1":
         yield from _on_kind(pg_server, tmp_path_factory)
@@ -137,13 +155,7 @@ def _on_local_node(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     from hack import image, node, node_images
     from hack.controlplane import ControlPlane
 
-    reason = node.prerequisites_missing()
-    if reason:
-        cannot_run(reason)
-    try:
-        engine = image.find_engine()
-    except image.ImageError as e:
-        cannot_run(str(e))
+    engine = image.find_engine()  # node_can_run said there is one
     pause = node_images.ensure_pause_archive(engine)
     archive, ident = node_images.ensure_operator_archive(engine)
     FIGURES["image"] = f"{image.IMAGE} {ident[:19]} ({engine.name})"

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from hack.host_state import HOST_PATHS, HostSnapshot, _iptables_save, iptables_rules
-from tests.cluster.conftest import cannot_run
 from tests.support.k8s import wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -33,17 +32,10 @@ spec:
 
 
 @pytest.fixture(scope="module")
-def pause_archive() -> Path:
-    from hack import image, node, node_images
+def pause_archive(node_can_run: None) -> Path:
+    from hack import image, node_images
 
-    reason = node.prerequisites_missing()
-    if reason:
-        cannot_run(reason)
-    try:
-        return node_images.ensure_pause_archive(image.find_engine())
-    except image.ImageError as e:
-        cannot_run(str(e))
-        raise
+    return node_images.ensure_pause_archive(image.find_engine())
 
 
 def host_state() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hack import host_state, node_config
@@ -166,3 +167,21 @@ def test_iptables_rules_ignore_counters_and_empty_builtin_chains() -> None:
     assert host_state.iptables_rules(AFTER) == {
         "filter :KUBE-FIREWALL -", "filter -A INPUT -j KUBE-FIREWALL", "mangle :KUBE-KUBELET-CANARY -"}
     assert host_state.iptables_rules("*filter\n:INPUT DROP [0:0]\nCOMMIT\n") == {"filter :INPUT DROP"}
+
+
+def test_the_in_cluster_suite_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.cluster.conftest import cannot_run
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must run in CI, but: no root"):
+        cannot_run("no root")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="^no root$"):
+        cannot_run("no root")
+
+
+def test_a_node_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hack import node
+
+    monkeypatch.setattr(node.os, "geteuid", lambda: 1000)
+    assert "needs root" in (node.prerequisites_missing() or "")
