@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import psycopg2
 import yaml
 
-from dbtable.database import connect, settings_from_env
+from dbtable.database import InvalidDatabaseUrl, connect, settings_from_env
 from dbtable.errors import InvalidSpec
 from dbtable.model import DesiredTable, Owner
 from dbtable.plan import MarkOwned
@@ -122,7 +122,11 @@ def _invalid_names(owner: Owner) -> list[str]:
 
 
 def _plan(resources: list[Resource], url: str | None, stdout: TextIO, stderr: TextIO) -> int:
-    settings = settings_from_env({**os.environ, "DATABASE_URL": url} if url else {})
+    try:
+        settings = settings_from_env({**os.environ, "DATABASE_URL": url} if url else {})
+    except InvalidDatabaseUrl as e:  # its message never quotes the URL (it holds the password)
+        print(f"cannot connect to the database: {e}", file=stderr)
+        return EXIT_UNREACHABLE
     conn = None
     if url:
         try:

@@ -79,3 +79,11 @@ def test_kubernetes_uid_from_a_file_is_written_into_the_marker(tmp_path: Path) -
     code, out, _ = run("plan", str(manifest))
     assert code == 0
     assert '"uid": "0b1c9a2e-1111-4222-8333-944455556666"' in out.splitlines()[-1]
+
+
+def test_unparsable_database_url_is_reported_without_quoting_it() -> None:
+    code, out, err = run("plan", str(ROOT / "example-cr.yaml"),
+                         "--database-url", "postgresql://app:s3cr%zzet@db/app")
+    assert (code, out) == (4, "")
+    assert err.startswith("cannot connect to the database: DATABASE_URL is not a valid")
+    assert "s3cr" not in err and "zzet" not in err
