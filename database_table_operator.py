@@ -291,7 +291,7 @@ def _raise_classified(error: Exception, report: Reporter, retry: int, memo: kopf
                       logger: logging.Logger, action: str, deleting: bool = False) -> None:
     """Turn a database failure into the Ready condition, one Warning and Kopf's retry.
 
-    Permanent failures are not retried on a timer (the next spec change, drift sweep or
+    Permanent failures are not retried with backoff (the next spec change, drift sweep or
     restart tries again), except while deleting: a permanent failure there would make Kopf
     release the finalizer and leave the table behind unmanaged, so deletion keeps trying at
     the longest backoff, visibly Terminating.

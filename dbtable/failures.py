@@ -13,7 +13,7 @@ table behind it, on every attempt.
   the same way: a name or type PostgreSQL refuses (classes 42, 22, 54, 0A: ``xmin`` as a column,
   an unknown type, a key on a type without a btree operator class, 1,601 columns), missing
   privileges or schema, and a statement that ran into ``statement_timeout`` (see
-  ``_statement_timeout``). Not retried on a timer: the next spec change, drift sweep or
+  ``_statement_timeout``). Not retried with backoff: the next spec change, drift sweep or
   operator restart tries again.
 """
 from __future__ import annotations
@@ -88,8 +88,8 @@ def _statement_timeout(action: str, statement_timeout_ms: int) -> Failure:
     Lock waits end at lock_timeout (LockTimeout), so a statement that reaches statement_timeout
     was working, not waiting: a new primary key reads the whole table and builds its index
     under ACCESS EXCLUSIVE. The same work on the same rows takes as long again, and every
-    attempt blocks all readers of the table for the whole timeout, so retrying on a timer only
-    repeats the outage. One attempt per spec change (or drift sweep, or restart) is the bound.
+    attempt blocks all readers of the table for the whole timeout, so retrying with backoff only
+    repeats the outage. One attempt per spec change, drift sweep or restart is the bound.
     """
     seconds = f"{statement_timeout_ms / 1000:g}"
     return Failure("StatementTimeout",
@@ -97,8 +97,9 @@ def _statement_timeout(action: str, statement_timeout_ms: int) -> Failure:
                    f"({seconds} s) and was cancelled, nothing was applied. The table is "
                    "probably too large for this change within that time (a new primary key "
                    "scans the table and builds an index while it blocks every query on it), "
-                   "so it is not retried on a timer: raise DBT_STATEMENT_TIMEOUT_MS and restart "
-                   "the operator, or make the change at a quiet time", permanent=True)
+                   "so it is not retried with backoff, only by the drift sweep: raise "
+                   "DBT_STATEMENT_TIMEOUT_MS and restart the operator, or make the change at a "
+                   "quiet time", permanent=True)
 
 
 # psycopg2 raises one class per SQLSTATE; the class names the code even where ``pgcode`` is
