@@ -186,7 +186,7 @@ def repair_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: 
     spec, undo a rename, or bring back a dropped table.
     """
     subject = subject_from(body, pending=reconcile_pending(body, memo))
-    if not subject.settled():
+    if not subject.settled(own_retry=retry > 0):
         logger.info("Drift check skipped: the resource's own handlers are not done yet.")
         return
     if subject.in_conflict() and body.metadata.annotations.get(DRIFT_ANNOTATION, "").startswith(

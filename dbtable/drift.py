@@ -52,12 +52,15 @@ class Subject:
     def owner(self) -> Owner:
         return Owner(self.namespace, self.name, self.uid)
 
-    def settled(self) -> bool:
-        """Handled for its current spec, with nothing pending: only then may drift be judged."""
+    def settled(self, own_retry: bool = False) -> bool:
+        """Handled for its current spec, with nothing pending: only then may drift be judged.
+
+        ``own_retry``: the drift handler itself is being retried, so a lock timeout on the
+        status is its own (a pending reconcile would show as ``pending``)."""
         return (not self.deleting and not self.pending and self.generation is not None
                 and self.observed_generation == self.generation
                 and self.ready is not None and self.ready.generation == self.generation
-                and self.ready.reason not in RETRYING_REASONS)
+                and (own_retry or self.ready.reason not in RETRYING_REASONS))
 
     def in_conflict(self) -> bool:
         return self.ready is not None and self.ready.status == "False" \

@@ -191,3 +191,23 @@ def test_two_resources_swapping_names_both_converge(
     assert database.execute("SELECT name FROM public.east") == [("right",)]
     assert namespace.get("left")["status"]["tableName"] == "west"
     assert namespace.get("right")["status"]["tableName"] == "east"
+
+
+def test_repair_that_hits_a_lock_is_retried_by_kopf_not_at_the_next_sweep(
+        namespace: Namespace, database: Database, start_operator, open_session) -> None:
+    start_operator("container", extra_env={"DBT_DRIFT_INTERVAL_S": "40",
+                                           "DBT_LOCK_TIMEOUT_MS": "1000"})
+    namespace.apply(users())
+    namespace.wait_ready("users")
+    database.execute("ALTER TABLE public.users DROP COLUMN email")
+    holder = open_session()
+    with holder.cursor() as cur:  # a long reader: ACCESS SHARE blocks ALTER TABLE
+        cur.execute("SELECT count(*) FROM public.users")
+    condition = wait_condition(namespace, "users", "LockTimeout", timeout=60)
+    assert "retrying in" not in condition["message"]  # no promise of a time
+    holder.rollback()
+    released = time.monotonic()
+
+    namespace.wait_ready("users", timeout=25)  # the next sweep is 36 to 44 s away
+    assert time.monotonic() - released < 25
+    assert sorted(column_list(database, "users")) == sorted(EXPECTED)

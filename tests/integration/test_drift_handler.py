@@ -70,3 +70,17 @@ def test_settled_resource_is_repaired_and_says_so(run_operator) -> None:  # noqa
     assert ready(patch)["status"] == "True"
     assert [(kind, reason) for kind, reason, _ in running.events()] == [
         ("Warning", "DriftRepaired"), ("Normal", "ColumnAdded")]
+
+
+def test_drift_handler_retrying_its_own_lock_timeout_repairs(run_operator) -> None:  # noqa: F811
+    running = run_operator()
+    running.memo.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.demo")
+    assert reconcile(running, body(WIDER))[1] is None
+    running.events()
+    running.sql(sql.SQL("ALTER TABLE {} DROP COLUMN email").format(
+        sql.Identifier(running.settings.schema, "things")))
+    # Kopf retries the drift handler after its own lock timeout (no reconcile record pending).
+    patch, error = reconcile(running, at_generation_2("LockTimeout", {}), retry=1,
+                             handler=operator.repair_drift)
+    assert error is None and ready(patch)["status"] == "True"
+    assert columns(running) == ["id", "name", "email"]

@@ -83,6 +83,9 @@ def test_resources_whose_handlers_are_not_done_are_not_judged() -> None:
     for reason in ("LockTimeout", "DatabaseUnavailable"):
         waiting = ReadyCondition("False", reason, "...", 1)
         assert found(subject(ready=waiting), tables=gone) == [], reason
+        # ...unless it is the drift handler's own retry (no reconcile record pending).
+        assert subject(ready=waiting).settled(own_retry=True)
+        assert not subject(ready=waiting, pending=True).settled(own_retry=True)
 
 
 def test_invalid_spec_is_skipped() -> None:
