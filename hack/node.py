@@ -121,7 +121,17 @@ class Node:
                 self._kill_containers()
                 self._terminate("containerd")
                 self._start_containerd()  # its CRI plugin forgets them only on a restart
-            self._import_images()
+            try:
+                self._import_images()
+            except ControlPlaneError as e:
+                # seen once: "parent snapshot ... does not exist" after an older build was
+                # removed; a cache must never fail a run, so start the store afresh
+                log(f"containerd's image store is inconsistent, making it anew: {e}")
+                self._terminate("containerd")
+                shutil.rmtree(self.layout.containerd_root, ignore_errors=True)
+                shutil.rmtree(self._marks(), ignore_errors=True)
+                self._start_containerd()
+                self._import_images()
             kubeconfig, ca = self.plane.kubeconfig, self.plane.ca_file
             self._spawn("kube-controller-manager",
                         node_config.controller_manager_args(bins.kube_controller_manager, kubeconfig, ca))
@@ -212,7 +222,7 @@ class Node:
     def _import_images(self) -> None:
         """Import each archive unless the same image is in the store already; an older build of
         the same name is dropped (its sha256:<id> reference, which the CRI plugin added)."""
-        marks = self.layout.containerd_root.parent / f"{self.layout.containerd_root.name}.imported"
+        marks = self._marks()
         marks.mkdir(parents=True, exist_ok=True)
         present = set(self.ctr("images", "ls", "-q").stdout.split())
         for archive in self.archives:
@@ -226,7 +236,11 @@ class Node:
             mark.write_text(ident)
             log(f"imported {archive.name} as {name} in {time.monotonic() - started:.1f}s")
             if previous and previous != ident and previous in present:
-                self.ctr("images", "rm", previous, check=False)
+                self.ctr("images", "rm", "--sync", previous, check=False)  # collected now, not later
+
+    def _marks(self) -> Path:
+        """Which image id was imported under each name (beside the kept store)."""
+        return self.layout.containerd_root.parent / f"{self.layout.containerd_root.name}.imported"
 
     def _spawn(self, name: str, args: list[str]) -> None:
         logf: IO[bytes]
