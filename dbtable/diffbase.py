@@ -24,7 +24,6 @@ import json
 from typing import Any, cast
 
 import kopf
-from kopf._cogs.structs import bodies, patches
 
 from dbtable.persistence import UidBoundDiffBaseStorage
 
@@ -45,13 +44,13 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         super().__init__(prefix=prefix, key=DIGEST_KEY)
         self._full = UidBoundDiffBaseStorage(prefix=prefix, key=_FULL_KEY)
 
-    def build(self, *, body: bodies.Body, extra_fields: Any = None) -> bodies.BodyEssence:
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
         essence = super().build(body=body, extra_fields=extra_fields)
         self.remove_annotations(essence, set(self._full.make_keys(_FULL_KEY, body=body)))
         self.remove_empty_stanzas(essence)
         return essence
 
-    def fetch(self, *, body: bodies.Body) -> bodies.BodyEssence | None:
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         stored = None
         for full_key in self.make_keys(self.key, body=body):
             encoded = body.metadata.annotations.get(full_key)
@@ -69,10 +68,10 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
             old["spec"] = spec
         else:
             old["spec"] = {"lastHandledDigest": stored.get("spec")}  # differs: an update
-        return cast(bodies.BodyEssence, old)
+        return cast(kopf.BodyEssence, old)
 
-    def store(self, *, body: bodies.Body, patch: patches.Patch,
-              essence: bodies.BodyEssence) -> None:
+    def store(self, *, body: kopf.Body, patch: kopf.Patch,
+              essence: kopf.BodyEssence) -> None:
         rest = cast(dict[str, Any], copy.deepcopy(dict(essence)))
         spec = rest.pop("spec", None)
         encoded = json.dumps({"uid": body.metadata.uid, "spec": digest(spec),
