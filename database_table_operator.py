@@ -16,15 +16,15 @@ from typing import Any
 
 import kopf
 
-from dbtable.database import ConnectionPool, settings_from_env
+from dbtable.database import settings_from_env
 from dbtable.diffbase import DigestDiffBaseStorage
 from dbtable.drift import Subject, refusal_message, subject_from
 from dbtable.errors import InvalidSpec
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
-from dbtable.persistence import UidBoundDiffBaseStorage
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
+from dbtable.pool import ConnectionPool
 from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
 from dbtable.retention import InvalidRetention, parse_retention, purge_expired, purge_interval

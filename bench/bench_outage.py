@@ -22,7 +22,8 @@ from typing import Any
 import psycopg2
 
 from bench.common import machine, table
-from dbtable.database import ConnectionPool, DatabaseSettings
+from dbtable.database import DatabaseSettings
+from dbtable.pool import ConnectionPool
 from dbtable.failures import retry_delay
 from dbtable.reporting import EventGate, Reporter
 from tests.support.postgres import create_operator_database
@@ -55,8 +56,8 @@ def frozen_server(connect_timeout: int) -> list[list[str]]:
     rows = []
     with LocalPostgres() as server, FreezableProxy(server.host, server.port) as proxy:
         db = create_operator_database(server, prefix="bench")
-        url = db["url"].replace(f"@{server.host}:{server.port}/", f"@{proxy.host}:{proxy.port}/")
-        settings = DatabaseSettings(url=url, connect_timeout_s=connect_timeout,
+        settings = DatabaseSettings(url=proxy.url_through(db["url"]),
+                                    connect_timeout_s=connect_timeout,
                                     statement_timeout_ms=2000, answer_grace_s=2)
         pool = ConnectionPool(settings, size=1)
 

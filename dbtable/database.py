@@ -1,4 +1,4 @@
-"""Connection settings from the environment, and a thread-safe connection pool (an edge).
+"""Connection settings from the environment, and connections whose waits are all bounded.
 
 Settings come from libpq's own ``PG*`` variables and/or ``DATABASE_URL``; when neither names a
 server, the defaults match the seed's demo (localhost:5432, database ``demodb``, user
@@ -10,18 +10,16 @@ operator: connecting (``connect_timeout``), each round trip (``statement_timeout
 grace, enforced on our side by a wait callback, because a proxy or a half-dead host that stops
 forwarding keeps the TCP connection open and the kernel acknowledging our packets), idle
 connections (TCP keepalives, ``tcp_user_timeout``), the ping before reuse, and the wait for a
-free connection. The pool also records how long each caller has been at it, for the liveness
-probe.
+free connection (``dbtable.pool``).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import select
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -86,10 +84,6 @@ class InvalidDatabaseUrl(ValueError):
     and libpq's own message quotes the offending token, which is often the password."""
 
 
-class PoolTimeout(Exception):
-    """No connection came free within the bound: every one is busy with a slow server."""
-
-
 class ServerSilent(psycopg2.OperationalError):
     """The server (or whatever is between us) did not answer within the bound; the connection
     was closed. No SQLSTATE, so it counts as a connection error."""
@@ -121,9 +115,14 @@ def _parse_url(url: str) -> dict[str, str]:
             "not shown because it may hold the password") from None
 
 
-def connect(settings: DatabaseSettings) -> Connection:
-    _install_wait_callback()
-    return _connect_bounded(settings)
+def connect(settings: DatabaseSettings) -> BoundedConnection:
+    """A connection whose every wait is bounded: connect_timeout until it is connected, then
+    whatever its ``answer_timeout_s`` is set to (connect_timeout until the caller says)."""
+    install_wait_callback()
+    # libpq ignores connect_timeout when driven asynchronously: the wait callback enforces it.
+    factory = functools.partial(BoundedConnection,
+                                answer_timeout_s=float(settings.connect_timeout_s))
+    return psycopg2.connect(**settings.connect_kwargs(), connection_factory=factory)
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -140,7 +139,7 @@ def is_connection_error(error: BaseException) -> bool:
     return error.pgcode is None or error.pgcode.startswith(("08", "57P"))
 
 
-class _BoundedConnection(Connection):
+class BoundedConnection(Connection):
     """A connection whose every wait on the server ends after ``answer_timeout_s``."""
 
     def __init__(self, dsn: str, *args: object, answer_timeout_s: float = 5.0,
@@ -172,143 +171,17 @@ def _wait_bounded(conn: Connection) -> None:
             raise psycopg2.OperationalError(f"unexpected connection state {state}")
         if not ready:
             message = f"the server did not answer within {timeout:g} s"
-            if isinstance(conn, _BoundedConnection):
+            if isinstance(conn, BoundedConnection):
                 conn.silence = message
             raise ServerSilent(message)
-
-
-def _connect_bounded(settings: DatabaseSettings) -> _BoundedConnection:
-    # libpq ignores connect_timeout when driven asynchronously: the wait callback enforces it.
-    factory = functools.partial(_BoundedConnection,
-                                answer_timeout_s=float(settings.connect_timeout_s))
-    return psycopg2.connect(**settings.connect_kwargs(), connection_factory=factory)
 
 
 _wait_lock = threading.Lock()
 
 
-def _install_wait_callback() -> None:
+def install_wait_callback() -> None:
     """Process-wide (psycopg2 has one callback); connections of other code keep unbounded
     waits, as they have no ``answer_timeout_s``."""
     with _wait_lock:
         if psycopg2.extensions.get_wait_callback() is not _wait_bounded:
             psycopg2.extensions.set_wait_callback(_wait_bounded)
-
-
-@dataclass(frozen=True)
-class Busy:
-    """A caller of ConnectionPool.connection() that has not finished yet."""
-
-    thread: str
-    seconds: float
-
-
-class ConnectionPool:
-    """A fixed number of connections, kept open between uses and shared by the worker threads.
-
-    Callers beyond ``size`` wait for a free connection, at most ``answer_timeout_s`` (then
-    PoolTimeout). Idle connections are pinged before each use (bounded by connect_timeout), so
-    one that a server restart killed is replaced instead of failing a reconcile; connections
-    that fail are discarded. Nothing connects until a handler needs the database, so the
-    operator starts while the database is down and reports that on each resource instead.
-    """
-
-    def __init__(self, settings: DatabaseSettings, size: int) -> None:
-        _install_wait_callback()
-        self._settings = settings
-        self._size = size
-        self._slots = threading.BoundedSemaphore(size)
-        self._lock = threading.Lock()
-        self._idle: list[_BoundedConnection] = []
-        self._busy: dict[int, tuple[str, float]] = {}
-        self._closed = False
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[Connection]:
-        token = object()
-        with self._lock:
-            self._busy[id(token)] = (threading.current_thread().name, time.monotonic())
-        try:
-            if not self._slots.acquire(timeout=self._settings.answer_timeout_s):
-                raise PoolTimeout(f"all {self._size} database connections stayed busy for "
-                                  f"{self._settings.answer_timeout_s:g} s")
-            try:
-                with self._checked_out() as conn:
-                    yield conn
-            finally:
-                self._slots.release()
-        finally:
-            with self._lock:
-                del self._busy[id(token)]
-
-    def busy(self) -> list[Busy]:
-        """Who is using (or waiting for) a connection now, and for how long, longest first."""
-        now = time.monotonic()
-        with self._lock:
-            entries = list(self._busy.values())
-        return sorted((Busy(name, now - since) for name, since in entries),
-                      key=lambda b: -b.seconds)
-
-    @contextlib.contextmanager
-    def _checked_out(self) -> Iterator[Connection]:
-        conn = self._take_idle() or self._connect()
-        conn.answer_timeout_s = self._settings.answer_timeout_s
-        broken = False
-        try:
-            yield conn
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-            broken = is_connection_error(e)
-            if broken and conn.silence and not isinstance(e, ServerSilent):
-                # psycopg2 closed the connection when our wait gave up; `with conn` then fails
-                # to roll back ("connection already closed"): say what really happened.
-                raise ServerSilent(conn.silence) from e
-            raise
-        finally:
-            self._give_back(conn, broken)
-
-    def _take_idle(self) -> _BoundedConnection | None:
-        while True:
-            with self._lock:
-                if not self._idle:
-                    return None
-                conn = self._idle.pop()
-            conn.answer_timeout_s = float(self._settings.connect_timeout_s)
-            if _alive(conn):
-                return conn
-            conn.close()
-
-    def _connect(self) -> _BoundedConnection:
-        return _connect_bounded(self._settings)
-
-    def _give_back(self, conn: _BoundedConnection, broken: bool) -> None:
-        if not broken and not conn.closed \
-                and conn.status != psycopg2.extensions.STATUS_READY:
-            try:
-                conn.rollback()
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                broken = True
-        with self._lock:
-            if not (broken or conn.closed or self._closed):
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
-def _alive(conn: Connection) -> bool:
-    """A round trip on an idle pooled connection: false if the server dropped it or is silent."""
-    if conn.closed:
-        return False
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1")
-        conn.rollback()
-        return True
-    except (psycopg2.OperationalError, psycopg2.InterfaceError):
-        return False

@@ -24,7 +24,8 @@ import psycopg2
 from psycopg2._psycopg import sqlstate_errors
 
 from dbtable.catalog import AmbiguousOwnership
-from dbtable.database import PoolTimeout, is_connection_error
+from dbtable.database import is_connection_error
+from dbtable.pool import PoolTimeout
 
 MAX_RETRY_DELAY = 300
 

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,12 +34,6 @@ def proxy(database: Database) -> Iterator[FreezableProxy]:
         yield running
 
 
-def through(url: str, proxy: FreezableProxy) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[0] + f"@{proxy.host}:{proxy.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def health(url: str) -> int:
     """The HTTP status of Kopf's /healthz (a refused or hung probe counts as failing)."""
     try:
@@ -55,7 +49,7 @@ def test_frozen_database_is_reported_and_the_operator_recovers(
         namespace: Namespace, database: Database, proxy: FreezableProxy,
         start_operator) -> None:
     operator = start_operator("container", extra_env={
-        "DATABASE_URL": through(database.url, proxy), "DBT_CONNECT_TIMEOUT_S": "2",
+        "DATABASE_URL": proxy.url_through(database.url), "DBT_CONNECT_TIMEOUT_S": "2",
         "DBT_STATEMENT_TIMEOUT_MS": "3000"})
     namespace.apply(resource("before", spec("BEFORE")))
     namespace.wait_ready("before")  # the pool now holds an idle connection through the proxy
@@ -85,7 +79,7 @@ def test_liveness_fails_while_a_worker_is_stuck_and_recovers(
     # A connect bound far above the stuck bound: the worker waits on the frozen proxy for
     # longer than DBT_STUCK_AFTER_S, which is what the probe is there to see.
     operator = start_operator("container", extra_env={
-        "DATABASE_URL": through(database.url, proxy), "DBT_CONNECT_TIMEOUT_S": "120",
+        "DATABASE_URL": proxy.url_through(database.url), "DBT_CONNECT_TIMEOUT_S": "120",
         "DBT_STUCK_AFTER_S": "3"})
     wait_for(lambda: health(operator.liveness_url) == 200, timeout=60,
              message="/healthz answering 200 once the operator runs")

@@ -4,12 +4,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 
-from dbtable.database import ConnectionPool, DatabaseSettings, PoolTimeout, is_connection_error
+from dbtable.database import DatabaseSettings, is_connection_error
+from dbtable.pool import ConnectionPool, PoolTimeout
 from tests.support.proxy import FreezableProxy
 
 pytestmark = pytest.mark.integration
@@ -88,13 +88,6 @@ def test_unreachable_server_is_reported_as_a_connection_error(operator_db) -> No
 
 # --- A server that stops answering: every wait is bounded (issue 8, item 5) -----------------
 
-def through(url: str, proxy: FreezableProxy) -> str:
-    """The same URL, pointed at the proxy."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[0] + f"@{proxy.host}:{proxy.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 @pytest.fixture
 def proxy(pg_server) -> Iterator[FreezableProxy]:
     with FreezableProxy(pg_server.host, pg_server.port) as running:
@@ -128,7 +121,7 @@ def select_one(pool: ConnectionPool) -> object:
 
 def test_idle_connection_behind_a_frozen_proxy_fails_within_the_connect_timeout(
         operator_db, proxy) -> None:
-    pool = ConnectionPool(DatabaseSettings(url=through(operator_db["url"], proxy),
+    pool = ConnectionPool(DatabaseSettings(url=proxy.url_through(operator_db["url"]),
                                            connect_timeout_s=2), size=1)
     try:
         assert select_one(pool) == 1
@@ -149,7 +142,7 @@ def test_idle_connection_behind_a_frozen_proxy_fails_within_the_connect_timeout(
 
 def test_statement_on_a_server_gone_silent_ends_after_statement_timeout_and_grace(
         operator_db, proxy) -> None:
-    settings = DatabaseSettings(url=through(operator_db["url"], proxy), connect_timeout_s=2,
+    settings = DatabaseSettings(url=proxy.url_through(operator_db["url"]), connect_timeout_s=2,
                                 statement_timeout_ms=1000, answer_grace_s=1)
     pool = ConnectionPool(settings, size=1)
 

@@ -108,7 +108,7 @@ def test_sweep_finds_exactly_the_drifted_tables(conn, settings) -> None:
 
 def test_sweep_check_resolves_types_like_a_reconcile_and_finds_nothing_in_sync(
         conn, settings) -> None:
-    from dbtable.database import ConnectionPool
+    from dbtable.pool import ConnectionPool
     from dbtable.sweep import SpecCache, check
 
     with conn, conn.cursor() as cur:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 
 class FreezableProxy:
@@ -32,11 +33,11 @@ class FreezableProxy:
     def resume(self) -> None:
         self._flowing.set()
 
-    @property
-    def connections(self) -> int:
-        """Client connections accepted so far (each has an upstream socket too)."""
-        with self._lock:
-            return len(self._sockets) // 2
+    def url_through(self, url: str) -> str:
+        """A postgresql:// URL of the upstream server, pointed at this proxy instead."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[0] + f"@{self.host}:{self.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
     def close(self) -> None:
         self._closed.set()

@@ -6,7 +6,8 @@ import psycopg2.errors as pgerrors
 import pytest
 
 from dbtable.catalog import AmbiguousOwnership
-from dbtable.database import PoolTimeout, ServerSilent
+from dbtable.database import ServerSilent
+from dbtable.pool import PoolTimeout
 from dbtable.failures import Failure, classify, retry_delay
 
 ACTION = "apply the spec"
