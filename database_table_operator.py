@@ -229,11 +229,20 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
                                                  for refusal in outcome.plan.refusals])
         logger.error(message)
         raise kopf.PermanentError(message)
+    if repair_only and not outcome.plan.operations and _says_ready(status, body):
+        return  # a drift check that found nothing, and the status says so: write nothing
     if repair_only and outcome.plan.operations:
         report.warn("DriftRepaired", "the table was changed outside the operator; repaired: "
                     + "; ".join(op.describe() for op in outcome.plan.operations))
     _announce(body, outcome.plan, logger)
     report.ready(outcome.table, outcome.plan)
+
+
+def _says_ready(status: kopf.Status, body: kopf.Body) -> bool:
+    """The Ready condition is True for the current generation."""
+    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
+    return bool(ready) and ready.get("status") == "True" \
+        and ready.get("observedGeneration") == body.meta.get("generation")
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup")

@@ -84,3 +84,16 @@ def test_drift_handler_retrying_its_own_lock_timeout_repairs(run_operator) -> No
                              handler=operator.repair_drift)
     assert error is None and ready(patch)["status"] == "True"
     assert columns(running) == ["id", "name", "email"]
+
+
+def test_drift_check_that_finds_nothing_writes_nothing(run_operator) -> None:  # noqa: F811
+    # E.g. the handler ran for another annotation or label change (Kopf's diff base keeps
+    # digests, so it cannot tell which annotation changed).
+    running = run_operator()
+    running.memo.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.demo")
+    first, error = reconcile(running, body(WIDER))
+    assert error is None
+    running.events()
+    patch, error = reconcile(running, after(body(WIDER), first), handler=operator.repair_drift)
+    assert error is None and not patch
+    assert running.events() == []
