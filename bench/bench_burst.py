@@ -54,6 +54,10 @@ SCENARIOS = ("burst", "restart", "scale", "namespaces")
 WHO = ("seed", "operator", "floor")
 
 
+def env_note(args: argparse.Namespace) -> str:
+    return "".join(f", {k}={v}" for k, v in args.operator_env.items())
+
+
 def timeout_for(count: int) -> float:
     return max(180.0, count * 0.5)
 
@@ -64,7 +68,7 @@ def scenario_burst(site: Site, args: argparse.Namespace) -> None:
         print(f"... {who}: {args.count} resources", flush=True)
         if who == "operator":
             rows.append(operator_row(site, args.count, args.threads, args.workers,
-                                     timeout_for(args.count))[0])
+                                     timeout_for(args.count), extra_env=args.operator_env)[0])
         elif who == "seed":
             rows.append(seed_row(site, args.count, args.threads, timeout_for(args.count)))
         else:
@@ -72,8 +76,8 @@ def scenario_burst(site: Site, args: argparse.Namespace) -> None:
     order = {"this operator": 0, "seed-style Kopf operator": 1, "floor (no operator)": 2}
     rows.sort(key=lambda r: order[r.who])
     print(f"\nBurst: {args.count} DatabaseTables created at once by {args.threads} client "
-          f"threads; this operator with DBT_WORKERS={args.workers}; checkout {site.checkout}"
-          f"\n{machine()}\n")
+          f"threads; this operator with DBT_WORKERS={args.workers}{env_note(args)}; checkout "
+          f"{site.checkout}\n{machine()}\n")
     print(burst_table(rows))
     print("\n(API writes besides the client's create, per resource: total (object PATCH + "
           "status PATCH + Events); the toy's Ready is its table existing)\n")
@@ -85,7 +89,8 @@ def scenario_burst(site: Site, args: argparse.Namespace) -> None:
 def scenario_restart(site: Site, args: argparse.Namespace) -> None:
     count = args.restart_count
     print(f"... restart: {count} resources", flush=True)
-    row, result = run_restart(site, count, args.threads, args.workers, timeout_for(count))
+    row, result = run_restart(site, count, args.threads, args.workers, timeout_for(count),
+                              args.operator_env)
     print(f"\nRestart: {count} resources created at once and Ready, then the operator stopped "
           f"(SIGTERM) and started again; checkout {site.checkout}\n{machine()}\n")
     print(burst_table([row]))
@@ -98,7 +103,8 @@ def scenario_restart(site: Site, args: argparse.Namespace) -> None:
 def scenario_scale(site: Site, args: argparse.Namespace) -> None:
     count = args.scale_count
     print(f"... scale: {count} resources in one namespace", flush=True)
-    row = operator_row(site, count, args.threads, args.workers, max(600.0, count * 0.5))[0]
+    row = operator_row(site, count, args.threads, args.workers, max(600.0, count * 0.5),
+                       extra_env=args.operator_env)[0]
     print(f"\nScale: {count} DatabaseTables in one namespace; checkout {site.checkout}\n"
           f"{machine()}\n")
     print(burst_table([row]))
@@ -176,12 +182,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the operator checkout to measure (its Dockerfile CMD, crd.yaml, "
                              "service-account.yaml), e.g. a `git worktree add` of an older "
                              "commit (default: this one)")
+    parser.add_argument("--operator-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for this operator (repeatable), for "
+                             "experiments such as MALLOC_ARENA_MAX=2")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the operators' logs (the directory is printed)")
     args = parser.parse_args(argv)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     args.who = [w for w in args.who.split(",") if w]
     args.checkout = args.checkout.resolve()
+    if any("=" not in e for e in args.operator_env):
+        parser.error("--operator-env takes NAME=VALUE")
+    args.operator_env = dict(e.split("=", 1) for e in args.operator_env)
     for value, allowed in [(s, SCENARIOS) for s in args.scenarios] + [(w, WHO) for w in args.who]:
         if value not in allowed:
             parser.error(f"{value!r} is not one of {', '.join(allowed)}")

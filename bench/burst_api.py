@@ -98,7 +98,8 @@ class ReadyWatch(threading.Thread):
         super().__init__(daemon=True, name=f"watch {namespace}")
         self.api, self.namespace = api, namespace
         self.ready_at: dict[str, float] = {}
-        self.events = 0
+        self.lists = 0     # 1 + the times the server ended the watch early (slow reader, 410)
+        self.ends: list[str] = []
         self._conn: http.client.HTTPSConnection | None = None
         self._started = threading.Event()
         self._halt = False
@@ -138,6 +139,7 @@ class ReadyWatch(threading.Thread):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+        self.lists += 1
         for obj in listing.get("items", []):
             self._note(obj)
         version = listing["metadata"]["resourceVersion"]
@@ -152,10 +154,11 @@ class ReadyWatch(threading.Thread):
         while not self._halt:
             line = response.readline()
             if not line:
+                self.ends.append("end of stream")
                 return  # the server ended the watch: list again
             event = json.loads(line)
-            self.events += 1
             if event.get("type") == "ERROR":
+                self.ends.append(str(event.get("object", {}).get("message"))[:100])
                 return  # e.g. 410 Gone: list again
             if event.get("type") != "DELETED":
                 self._note(event.get("object") or {})

@@ -87,7 +87,15 @@ def context_lines(rows: list[Row]) -> list[str]:
     for row in rows:
         servers = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(row.servers_cpu.items()))
         load = ", ".join(f"{x:.2f}" for x in row.load)
-        lines.append(f"{row.who}: load average before {load}; CPU of {servers}; "
+        # every write of an object is one event on each watch of it: the operator's included
+        events = row.metrics.writes(DATABASETABLES) if row.metrics else 0
+        per_event = (f"; {events} watch events (one per write of a resource), "
+                     f"{row.cpu / events * 1e3:.1f} ms of operator CPU per event"
+                     if events and row.cpu else "")
+        lines.append(f"{row.who}: load average before {load}; CPU of {servers}{per_event}; "
                      f"{len(row.errors)} ERROR/Traceback lines in its log")
         lines += [f"    {line[:160]}" for line in row.errors[:3]]
+        if row.watch_ends:
+            lines.append(f"    the benchmark's own watch was ended {len(row.watch_ends)} times "
+                         f"by the server (listed again): {row.watch_ends[:3]}")
     return lines

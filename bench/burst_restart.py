@@ -45,11 +45,11 @@ def statement_counts(site: Site, dbname: str) -> list[tuple[str, int]]:
     return [(str(q), int(c)) for q, c in rows]
 
 
-def run_restart(site: Site, count: int, threads: int, workers: int,
-                timeout: float) -> tuple[Any, Restart]:
+def run_restart(site: Site, count: int, threads: int, workers: int, timeout: float,
+                extra_env: dict[str, str] | None = None) -> tuple[Any, Restart]:
     """Create ``count`` and wait for Ready, stop the operator, restart it and measure."""
     row, operator, env, dbname = operator_row(site, count, threads, workers, timeout,
-                                              keep=True)
+                                              keep=True, extra_env=extra_env)
     assert operator is not None
     operator.stop()
     site.pg.execute_as_superuser("SELECT pg_stat_statements_reset()")

@@ -58,6 +58,7 @@ class Row:
     servers_cpu: dict[str, float] = field(default_factory=dict)
     metrics: Metrics | None = None
     errors: list[str] = field(default_factory=list)
+    watch_ends: list[str] = field(default_factory=list)  # the benchmark's watch, ended early
     load: tuple[float, ...] = ()
 
 
@@ -210,24 +211,35 @@ def burst(site: Site, row: Row, namespace: str, threads: int, timeout: float,
     row.ready = dict(ready())
 
 
+# Given the operator's pid once it is live; returns what to call once the burst has settled.
+Probe = Callable[[int], Callable[[], None]]
+
+
 def operator_row(site: Site, count: int, threads: int, workers: int, timeout: float,
-                 keep: bool = False) -> tuple[Row, Process | None, dict[str, str], str]:
+                 keep: bool = False, extra_env: dict[str, str] | None = None,
+                 probe: Probe | None = None
+                 ) -> tuple[Row, Process | None, dict[str, str], str]:
     """This operator: its checkout's container command. With ``keep`` the operator is left
     running (returned with its env and database name, for the restart scenario)."""
     row = Row("this operator", count)
     namespace, kubeconfig = new_namespace(site, "burst-op")
     db = create_operator_database(site.pg, prefix="burst")
     env = {"KUBECONFIG": str(kubeconfig), "DATABASE_URL": db["url"],
-           "WATCH_NAMESPACE": namespace, "DBT_WORKERS": str(workers)}
+           "WATCH_NAMESPACE": namespace, "DBT_WORKERS": str(workers), **(extra_env or {})}
     operator = start_operator(site.checkout, env, site.workdir / f"{namespace}.log")
     try:
         operator.wait_live()
+        pid = operator.python_pid()
+        finish = probe(pid) if probe else None
         watch = ReadyWatch(site.api, namespace).start_and_wait()
         try:
-            with measured(site, row, operator.python_pid()):
+            with measured(site, row, pid):
                 burst(site, row, namespace, threads, timeout, lambda: watch.ready_at)
+            row.watch_ends = watch.ends
         finally:
             watch.stop()
+            if finish:
+                finish()
         row.errors = operator.error_lines()
     finally:
         if not keep:
@@ -298,6 +310,7 @@ def floor_row(site: Site, count: int, threads: int, timeout: float) -> Row:
             h.start()
         with measured(site, row, None):
             burst(site, row, namespace, threads, timeout, lambda: watch.ready_at, work.put)
+        row.watch_ends = watch.ends
     finally:
         for _ in handlers:
             work.put(None)
