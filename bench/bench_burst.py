@@ -47,7 +47,8 @@ from bench.burst_api import Api
 from bench.burst_procs import ensure_seed_venv
 from bench.burst_report import burst_table, context_lines, mib, requests_table, rss
 from bench.burst_restart import restart_table, run_restart
-from bench.burst_rows import Site, floor_row, operator_row, seed_row
+from bench.burst_floor import floor_row
+from bench.burst_rows import Site, operator_row, seed_row
 from bench.common import ROOT, machine
 
 SCENARIOS = ("burst", "restart", "scale", "namespaces")

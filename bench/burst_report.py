@@ -82,6 +82,11 @@ def requests_table(rows: list[Row]) -> str:
     return table(("apiserver_request_total delta (per resource)", *[r.who for r in rows]), out)
 
 
+def clip(line: str, keep: int = 90) -> str:
+    """A long log line's start and end (where Kopf puts the reason)."""
+    return line if len(line) <= 2 * keep + 5 else f"{line[:keep]} ... {line[-keep:]}"
+
+
 def context_lines(rows: list[Row]) -> list[str]:
     lines = []
     for row in rows:
@@ -94,7 +99,7 @@ def context_lines(rows: list[Row]) -> list[str]:
                      if events and row.cpu else "")
         lines.append(f"{row.who}: load average before {load}; CPU of {servers}{per_event}; "
                      f"{len(row.errors)} ERROR/Traceback lines in its log")
-        lines += [f"    {line[:160]}" for line in row.errors[:3]]
+        lines += [f"    {clip(line)}" for line in row.errors[:3]]
         if row.watch_ends:
             lines.append(f"    the benchmark's own watch was ended {len(row.watch_ends)} times "
                          f"by the server (listed again): {row.watch_ends[:3]}")

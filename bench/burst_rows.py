@@ -1,4 +1,4 @@
-"""One row of the burst table each: this operator, the seed-style toy, the floor.
+"""Rows of the burst table: this operator and the seed-style toy (the floor: burst_floor.py).
 
 Every row gets a fresh namespace (with the checkout's RBAC and a ServiceAccount token) and a
 fresh database owned by a fresh unprivileged role; N resources are POSTed by ``threads``
@@ -8,7 +8,7 @@ writes no status, by polling PostgreSQL's catalog for the table.
 from __future__ import annotations
 
 import contextlib
-import queue
+import os
 import secrets
 import threading
 import time
@@ -19,15 +19,13 @@ from typing import Any
 
 import psycopg2
 import yaml
-from psycopg2 import sql
 
-from bench.burst_api import Api, Metrics, ReadyWatch, collection, create_all
+from bench.burst_api import Api, Metrics, ReadyWatch, create_all
 from bench.burst_procs import Process, cpu_seconds, start_operator, start_seed
 from bench.common import rss_kib, seed_spec
 from tests.support.postgres import create_operator_database
 
 SERVICE_ACCOUNT = "database-table-operator"
-FINALIZER = "kopf.demo/database-table-operator"
 IDLE_S = 5.0      # the operator's RSS is read this long after /healthz answers, before the burst
 SETTLE_S = 5.0    # after the last Ready: trailing PATCHes, then the "after" RSS
 SAMPLE_S = 0.2
@@ -48,6 +46,8 @@ class Site:
 
 @dataclass
 class Row:
+    """One row's measurements, filled in as the row runs (so not frozen)."""
+
     who: str
     count: int
     created: dict[str, float] = field(default_factory=dict)
@@ -202,8 +202,6 @@ def measured(site: Site, row: Row, pid: int | None) -> Iterator[Sampler | None]:
 def burst(site: Site, row: Row, namespace: str, threads: int, timeout: float,
           ready: Callable[[], dict[str, float]],
           then: Callable[[dict[str, Any]], None] | None = None) -> None:
-    import os
-
     row.load = os.getloadavg()
     row.started = time.monotonic()
     row.created = create_all(site.api, namespace, bodies(row.count), threads, then)
@@ -268,69 +266,3 @@ def seed_row(site: Site, count: int, threads: int, timeout: float) -> Row:
         poll.stop()
         toy.stop()
     return row
-
-
-def floor_row(site: Site, count: int, threads: int, timeout: float) -> Row:
-    """No operator: per created resource a finalizer PATCH, the CREATE TABLE on one shared
-    connection, a status PATCH with Ready; ``threads`` threads do this beside the creators."""
-    row = Row("floor (no operator)", count)
-    namespace, _ = new_namespace(site, "burst-floor")
-    db = create_operator_database(site.pg, prefix="burst")
-    conn = psycopg2.connect(db["url"])
-    conn.autocommit = True
-    lock = threading.Lock()
-    work: queue.Queue[dict[str, Any] | None] = queue.Queue()
-    path = collection(namespace)
-    errors: list[str] = []
-
-    def handle() -> None:
-        while (obj := work.get()) is not None:
-            try:
-                name, generation = obj["metadata"]["name"], obj["metadata"]["generation"]
-                site.api.request("PATCH", f"{path}/{name}",
-                                 {"metadata": {"finalizers": [FINALIZER]}},
-                                 "application/merge-patch+json")
-                with lock, conn.cursor() as cur:
-                    cur.execute(create_statement(obj["spec"]))
-                site.api.request("PATCH", f"{path}/{name}/status", {"status": {
-                    "observedGeneration": generation, "conditions": [{
-                        "type": "Ready", "status": "True", "reason": "Reconciled",
-                        "message": "Table is up to date", "observedGeneration": generation,
-                        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                            time.gmtime())}]}},
-                                 "application/merge-patch+json")
-            except Exception as e:  # counted and shown; the row then lacks that Ready
-                errors.append(str(e)[:200])
-        site.api.close()
-
-    handlers = [threading.Thread(target=handle, daemon=True) for _ in range(threads)]
-    watch = ReadyWatch(site.api, namespace).start_and_wait()
-    try:
-        for h in handlers:
-            h.start()
-        with measured(site, row, None):
-            burst(site, row, namespace, threads, timeout, lambda: watch.ready_at, work.put)
-        row.watch_ends = watch.ends
-    finally:
-        for _ in handlers:
-            work.put(None)
-        for h in handlers:
-            h.join(30)
-        watch.stop()
-        conn.close()
-    row.errors = errors
-    return row
-
-
-def create_statement(spec: dict[str, Any]) -> sql.Composed:
-    """CREATE TABLE for the benchmark's own specs: names quoted, types from a fixed list."""
-    types = {"integer", "date", "timestamp", "varchar(50)", "varchar(100)"}
-    columns = []
-    for column in spec["columns"]:
-        (name, type_name), = column.items()
-        if type_name not in types:
-            raise ValueError(f"the floor knows no column type {type_name!r}")
-        columns.append(sql.SQL("{} {}").format(sql.Identifier(name.lower()), sql.SQL(type_name)))
-    return sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY ({}))").format(
-        sql.Identifier(spec["tableName"].lower()), sql.SQL(", ").join(columns),
-        sql.Identifier(spec["primaryKey"].lower()))
