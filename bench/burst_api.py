@@ -99,7 +99,7 @@ class ReadyWatch(threading.Thread):
         self.api, self.namespace = api, namespace
         self.ready_at: dict[str, float] = {}
         self.lists = 0     # 1 + the times the server ended the watch early (slow reader, 410)
-        self.ends: list[str] = []
+        self.ends: list[tuple[float, str]] = []  # (monotonic time, why)
         self._conn: http.client.HTTPSConnection | None = None
         self._started = threading.Event()
         self._halt = False
@@ -154,11 +154,12 @@ class ReadyWatch(threading.Thread):
         while not self._halt:
             line = response.readline()
             if not line:
-                self.ends.append("end of stream")
+                self.ends.append((time.monotonic(), "end of stream"))
                 return  # the server ended the watch: list again
             event = json.loads(line)
             if event.get("type") == "ERROR":
-                self.ends.append(str(event.get("object", {}).get("message"))[:100])
+                self.ends.append((time.monotonic(),
+                                  str(event.get("object", {}).get("message"))[:100]))
                 return  # e.g. 410 Gone: list again
             if event.get("type") != "DELETED":
                 self._note(event.get("object") or {})

@@ -101,6 +101,8 @@ def context_lines(rows: list[Row]) -> list[str]:
                      f"{len(row.errors)} ERROR/Traceback lines in its log")
         lines += [f"    {clip(line)}" for line in row.errors[:3]]
         if row.watch_ends:
+            ends = ", ".join(f"{why} at {at - row.started:+.1f} s"
+                             for at, why in row.watch_ends[:4])
             lines.append(f"    the benchmark's own watch was ended {len(row.watch_ends)} times "
-                         f"by the server (listed again): {row.watch_ends[:3]}")
+                         f"by the server (listed again; from the first create): {ends}")
     return lines

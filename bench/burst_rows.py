@@ -58,7 +58,8 @@ class Row:
     servers_cpu: dict[str, float] = field(default_factory=dict)
     metrics: Metrics | None = None
     errors: list[str] = field(default_factory=list)
-    watch_ends: list[str] = field(default_factory=list)  # the benchmark's watch, ended early
+    # the benchmark's own watch, ended early by the server: (monotonic time, why)
+    watch_ends: list[tuple[float, str]] = field(default_factory=list)
     load: tuple[float, ...] = ()
 
 
