@@ -97,8 +97,11 @@ def context_lines(rows: list[Row]) -> list[str]:
         per_event = (f"; {events} watch events (one per write of a resource), "
                      f"{row.cpu / events * 1e3:.1f} ms of operator CPU per event"
                      if events and row.cpu else "")
-        lines.append(f"{row.who}: load average before {load}; CPU of {servers}{per_event}; "
-                     f"{len(row.errors)} ERROR/Traceback lines in its log")
+        posted = (f"all {len(row.created)} creates answered "
+                  f"{max(row.created.values()) - row.started:.1f} s after the first; "
+                  if row.created else "")
+        lines.append(f"{row.who}: load average before {load}; {posted}CPU of {servers}"
+                     f"{per_event}; {len(row.errors)} ERROR/Traceback lines in its log")
         lines += [f"    {clip(line)}" for line in row.errors[:3]]
         if row.watch_ends:
             ends = ", ".join(f"{why} at {at - row.started:+.1f} s"

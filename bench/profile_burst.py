@@ -4,8 +4,9 @@
         [--py-spy PATH]
 
   pyspy  the plain operator, sampled by py-spy (``py-spy record --nonblocking --gil``, 100 Hz:
-         only the thread holding the GIL, so waits on the database or the network are left out) from /healthz until the burst settled: the functions
-         that hold the CPU (own samples) and the packages (samples with any frame in them).
+         only the thread holding the GIL, so waits on the database or the network are left
+         out) from /healthz until the burst settled: the CPU by package (the innermost frame
+         outside the standard library), by module of Kopf and this operator, by function.
          py-spy is not a project dependency: install it anywhere (``pip install py-spy`` into a
          throwaway virtualenv) and pass --py-spy or put it on PATH.
   hooks  the operator with bench/profile_hooks/sitecustomize.py loaded: every API request Kopf
@@ -42,7 +43,8 @@ TOP = 15
 def pyspy_probe(py_spy: str, out: Path) -> Callable[[int], Callable[[], None]]:
     def attach(pid: int) -> Callable[[], None]:
         proc = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--rate", "100",
-                                 "--nonblocking", "--gil", "--full-filenames", "--format", "raw", "--output", str(out)],
+                                 "--nonblocking", "--gil", "--full-filenames", "--format",
+                                 "raw", "--output", str(out)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
         def detach() -> None:
