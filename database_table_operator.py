@@ -22,6 +22,9 @@ from dbtable.drift import Subject, refusal_message, subject_from
 from dbtable.errors import InvalidSpec
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
+from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
+                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
+                                       ValidateNotNullCheck)
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.pool import ConnectionPool
@@ -40,7 +43,13 @@ EVENT_REASONS: dict[type, str] = {
     DropPrimaryKey: "PrimaryKeyChanged", AddPrimaryKey: "PrimaryKeyChanged",
     MarkOwned: "TableAdopted", Unmark: "TableRetained", DropTable: "TableDropped",
     ReclaimTable: "TableReclaimed", MarkRetained: "TableSetAside",
+    RenameColumn: "ColumnRenamed", DropColumn: "ColumnDropped", SetDefault: "DefaultChanged",
+    DropDefault: "DefaultChanged", DropNotNull: "NullabilityChanged",
+    AddNotNullCheck: "NullabilityChanging", ValidateNotNullCheck: "NullabilityChanging",
+    SetNotNull: "NullabilityChanged", DropNotNullCheck: "NullabilityChanged",
 }
+# A change applied in steps: the next call comes this soon (each one replans first).
+NEXT_STEP_DELAY_S = 1.0
 
 
 @kopf.on.startup()
@@ -229,13 +238,18 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
                                                  for refusal in outcome.plan.refusals])
         logger.error(message)
         raise kopf.PermanentError(message)
+    applied = Plan(operations=outcome.applied)
     if repair_only and not outcome.plan.operations and _says_ready(status, body):
         return  # a drift check that found nothing, and the status says so: write nothing
-    if repair_only and outcome.plan.operations:
+    if repair_only and applied.operations:
         report.warn("DriftRepaired", "the table was changed outside the operator; repaired: "
-                    + "; ".join(op.describe() for op in outcome.plan.operations))
-    _announce(body, outcome.plan, logger)
-    report.ready(outcome.table, outcome.plan)
+                    + "; ".join(op.describe() for op in applied.operations))
+    _announce(body, applied, logger)
+    if outcome.pending:
+        report.reconciling(outcome.table, applied, outcome.pending[0])
+        raise kopf.TemporaryError(f"Applying the spec in steps; next: "
+                                  f"{outcome.pending[0].describe()}", delay=NEXT_STEP_DELAY_S)
+    report.ready(outcome.table, applied)
 
 
 def _says_ready(status: kopf.Status, body: kopf.Body) -> bool:

@@ -25,10 +25,18 @@ SELECT c.oid, c.relname, d.description
    AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s
 """
 _COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod, a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid)
   FROM pg_attribute a
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE a.attrelid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attnum
+"""
+# The operator's own CHECK constraints (by their prefix; see dbtable/column_operations.py).
+_CHECKS = r"""
+SELECT con.conname, con.convalidated FROM pg_constraint con
+ WHERE con.conrelid = %(oid)s AND con.contype = 'c' AND con.conname LIKE 'dbt\_nn\_%%'
+ ORDER BY con.conname
 """
 _PRIMARY_KEY = """
 SELECT con.conname,
@@ -114,14 +122,16 @@ def _same_owner(found: Owner | None, owner: Owner) -> bool:
 def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> ActualTable:
     oid, name, comment = row
     cur.execute(_COLUMNS, {"oid": oid})
-    columns = tuple(ActualColumn(n, t, TypeIdentity(type_oid, typmod))
-                    for n, t, type_oid, typmod in cur.fetchall())
+    columns = tuple(ActualColumn(n, t, TypeIdentity(type_oid, typmod), not_null, default)
+                    for n, t, type_oid, typmod, not_null, default in cur.fetchall())
     cur.execute(_PRIMARY_KEY, {"oid": oid})
     key_row = cur.fetchone()
+    cur.execute(_CHECKS, {"oid": oid})
+    checks = tuple((name, bool(valid)) for name, valid in cur.fetchall())
     return ActualTable(schema=schema, name=name, columns=columns,
                        primary_key=tuple(key_row[1]) if key_row else (),
                        primary_key_constraint=key_row[0] if key_row else None,
-                       owner=Owner.from_marker(comment), comment=comment)
+                       owner=Owner.from_marker(comment), comment=comment, checks=checks)
 
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the
@@ -156,7 +166,20 @@ SELECT c.oid,
        ARRAY(SELECT a.attname
                FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-              ORDER BY k.position)
+              ORDER BY k.position),
+       ARRAY(SELECT a.attnotnull FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       ARRAY(SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       ARRAY(SELECT ck.conname::text FROM pg_constraint ck
+              WHERE ck.conrelid = c.oid AND ck.contype = 'c'
+                AND ck.conname LIKE 'dbt\\_nn\\_%%' ORDER BY ck.conname),
+       ARRAY(SELECT ck.convalidated FROM pg_constraint ck
+              WHERE ck.conrelid = c.oid AND ck.contype = 'c'
+                AND ck.conname LIKE 'dbt\\_nn\\_%%' ORDER BY ck.conname)
   FROM unnest(%(oids)s::oid[]) AS wanted(oid)
   JOIN pg_class c ON c.oid = wanted.oid
   LEFT JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
@@ -192,16 +215,18 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
     tables: list[ActualTable] = []
     if candidates:
         cur.execute(_ALL_DETAILS, {"oids": list(candidates)})
-        for oid, column_names, column_types, type_oids, typmods, key_name, key_columns \
-                in cur.fetchall():
+        for oid, column_names, column_types, type_oids, typmods, key_name, key_columns, \
+                not_nulls, defaults, check_names, check_valid in cur.fetchall():
             name, comment = candidates[oid]
             tables.append(ActualTable(
                 schema=schema, name=name,
-                columns=tuple(ActualColumn(n, t, TypeIdentity(o, m)) for n, t, o, m
-                              in zip(column_names, column_types, type_oids, typmods)),
+                columns=tuple(ActualColumn(n, t, TypeIdentity(o, m), nn, d)
+                              for n, t, o, m, nn, d in zip(column_names, column_types,
+                                                           type_oids, typmods, not_nulls,
+                                                           defaults)),
                 primary_key=tuple(key_columns) if key_name else (),
                 primary_key_constraint=key_name, owner=Owner.from_marker(comment),
-                comment=comment))
+                comment=comment, checks=tuple(zip(check_names, check_valid))))
     blockers: dict[str, str] = {}
     if wanted:
         cur.execute(_ALL_BLOCKERS, {"schema": schema, "names": sorted(wanted)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from dbtable.defaults import ColumnDefault
 from dbtable.ownership import MARKER_KEY, MARKER_VALUE, Owner  # noqa: F401  (re-exported)
 from dbtable.types import ColumnType
 
@@ -24,6 +25,26 @@ class TypeIdentity:
 
 
 @dataclass(frozen=True)
+class ColumnOptions:
+    """``spec.columnOptions.<column>``. None means "not stated": the operator leaves that part
+    of the column as it is (the seed's resources state none of them)."""
+
+    nullable: bool | None = None
+    default: ColumnDefault | None = None
+    previous_names: tuple[str, ...] = ()
+    # The default's constant as the column's type prints it, filled in by the server
+    # (dbtable/resolve.py); None offline, or for a function.
+    default_text: str | None = None
+    default_error: str | None = None  # why the column's type refuses the default
+    # The table's current default (a constant) read by the server as the column's type, so
+    # that 1.5 and 1.50 on a numeric(10,2) column compare equal; None when not known.
+    current_text: str | None = None
+
+
+NO_OPTIONS = ColumnOptions()
+
+
+@dataclass(frozen=True)
 class DesiredColumn:
     """A column of the spec. ``resolved`` and ``unresolved`` are filled in by asking the server
     what the type means (dbtable/resolve.py, at reconcile time); offline both stay None."""
@@ -32,6 +53,7 @@ class DesiredColumn:
     type: ColumnType
     resolved: TypeIdentity | None = None
     unresolved: str | None = None  # why the server cannot make this type, when it cannot
+    options: ColumnOptions = NO_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,7 @@ class DesiredTable:
     # None: not given; Drop for a table the operator created, Retain for one it adopted.
     deletion_policy: DeletionPolicy | None = None
     adopt_existing: bool = False
+    drop_columns: tuple[str, ...] = ()  # columns to drop (never declared in ``columns``)
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,8 @@ class ActualColumn:
     name: str
     type: str  # as PostgreSQL's format_type() prints it
     identity: TypeIdentity | None = None  # atttypid and atttypmod
+    not_null: bool = False  # attnotnull
+    default: str | None = None  # as pg_get_expr() prints it
 
 
 @dataclass(frozen=True)
@@ -64,3 +89,6 @@ class ActualTable:
     primary_key_constraint: str | None
     owner: Owner | None
     comment: str | None = None
+    # CHECK constraints by name -> validated (convalidated): the planner looks for its own
+    # "not null" checks here, to resume setting NOT NULL where a previous run stopped.
+    checks: tuple[tuple[str, bool], ...] = ()

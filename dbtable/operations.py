@@ -1,19 +1,23 @@
 """The operations a plan is made of, and the plan itself: plain values, one per change.
 
 Each operation describes itself for Events and logs; ``dbtable.render`` turns each into one
-SQL statement. Refusals carry the field and what the user should do.
+SQL statement. Each also says which lock its statement takes on the table (``lock``) and
+whether it must begin a transaction of its own (``own_transaction``): a long scan such as
+VALIDATE CONSTRAINT runs after the brief exclusive steps before it have committed, so that
+their ACCESS EXCLUSIVE lock is not held while it reads the whole table. Refusals carry the
+field and what the user should do.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
+from dbtable.defaults import ColumnDefault
 from dbtable.model import DesiredColumn, Owner
 from dbtable.ownership import Marker, TableComment
-
+from dbtable.steps import SHARE_UPDATE_EXCLUSIVE, Step
 
 @dataclass(frozen=True)
-class CreateTable:
+class CreateTable(Step):
     table: str
     columns: tuple[DesiredColumn, ...]
     primary_key: tuple[str, ...]
@@ -25,7 +29,7 @@ class CreateTable:
 
 
 @dataclass(frozen=True)
-class RenameTable:
+class RenameTable(Step):
     table: str
     new_name: str
 
@@ -34,16 +38,25 @@ class RenameTable:
 
 
 @dataclass(frozen=True)
-class AddColumn:
+class AddColumn(Step):
+    """ADD COLUMN, with NOT NULL and a DEFAULT when the planner found them safe to add at once
+    (a constant default fills existing rows without a rewrite on PostgreSQL 11 and later)."""
+
     table: str
     column: DesiredColumn
+    not_null: bool = False
+    default: ColumnDefault | None = None
 
     def describe(self) -> str:
-        return f"added column {self.column.name} {self.column.type.canonical} to {self.table}"
+        extra = (" NOT NULL" if self.not_null else "") + (
+            f" DEFAULT {self.default.canonical}" if self.default is not None else "")
+        return (f"added column {self.column.name} {self.column.type.canonical}{extra} to "
+                f"{self.table}")
 
 
 @dataclass(frozen=True)
-class DropPrimaryKey:
+class DropPrimaryKey(Step):
+    additive = False
     table: str
     constraint: str
     columns: tuple[str, ...]
@@ -53,7 +66,7 @@ class DropPrimaryKey:
 
 
 @dataclass(frozen=True)
-class AddPrimaryKey:
+class AddPrimaryKey(Step):
     table: str
     columns: tuple[str, ...]
 
@@ -62,8 +75,10 @@ class AddPrimaryKey:
 
 
 @dataclass(frozen=True)
-class MarkOwned:
+class MarkOwned(Step):
     """Write the ownership marker into the table comment, beside the users' text (``keep``)."""
+
+    lock = SHARE_UPDATE_EXCLUSIVE  # COMMENT ON TABLE
 
     table: str
     owner: Owner
@@ -109,7 +124,7 @@ class MarkRetained(MarkOwned):
 
 
 @dataclass(frozen=True)
-class Unmark:
+class Unmark(Step):
     """Remove the ownership marker, keep the users' text: the table is left to its users."""
 
     table: str
@@ -120,19 +135,29 @@ class Unmark:
 
 
 @dataclass(frozen=True)
-class DropTable:
+class DropTable(Step):
+    additive = False
     table: str
 
     def describe(self) -> str:
         return f"dropped table {self.table}"
 
 
+from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,  # noqa: F401
+                                       DropNotNull, DropNotNullCheck, RenameColumn, SetDefault,
+                                       SetNotNull, ValidateNotNullCheck)
+
 Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryKey | MarkOwned \
-    | ReclaimTable | MarkRetained | Unmark | DropTable
+    | ReclaimTable | MarkRetained | Unmark | DropTable | RenameColumn | DropColumn | SetDefault \
+    | DropDefault | DropNotNull | AddNotNullCheck | ValidateNotNullCheck | SetNotNull \
+    | DropNotNullCheck
 
 
 class RefusalReason(str, enum.Enum):
     COLUMN_REMOVED = "ColumnRemoved"
+    COLUMN_RENAME = "ColumnRenameConflict"  # both the old and the new name exist
+    NULLS_PRESENT = "NullsPresent"  # NOT NULL asked for, the column holds NULLs
+    ROWS_PRESENT = "RowsPresent"  # NOT NULL without a constant default, on a table with rows
     TYPE_CHANGED = "TypeChanged"
     CONFLICT = "Conflict"
     DRIFTED = "Drifted"
@@ -159,3 +184,25 @@ class Plan:
     @property
     def refused(self) -> bool:
         return bool(self.refusals)
+
+    def first_transaction(self) -> tuple[tuple[Operation, ...], tuple[Operation, ...]]:
+        """The operations of the first transaction, and the rest: a transaction ends before
+        the next operation that needs one of its own."""
+        for index, op in enumerate(self.operations):
+            if index > 0 and op.own_transaction:
+                return self.operations[:index], self.operations[index:]
+        return self.operations, ()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the planner must know of the table's rows to refuse a change before making it:
+    how many rows it has, and how many NULLs each column that should be NOT NULL holds.
+    None (unknown: the drift sweep, which reads no rows) plans as if there were none; the
+    handler then reads them and plans again."""
+
+    rows: int | None = None
+    nulls: tuple[tuple[str, int], ...] = ()  # (column as the spec names it, NULL count)
+
+    def nulls_in(self, column: str) -> int:
+        return dict(self.nulls).get(column, 0)

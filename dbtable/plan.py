@@ -2,8 +2,9 @@
 
 Pure: it compares values read from the catalog with values parsed from the spec, like Alembic's
 autogenerate (desired − actual: add; both: compare; actual − desired: refuse). It never decides
-to drop data: a removed column or a changed type is refused, and a refused plan carries no
-operations at all, so nothing of it is applied.
+to drop data on its own: a removed column or a changed type is refused unless the spec says so
+explicitly (``dropColumns``, ``previousNames``), and a refused plan carries no operations at
+all, so nothing of it is applied.
 """
 from __future__ import annotations
 
@@ -14,13 +15,19 @@ from dbtable.model import (ActualColumn, ActualTable, DeletionPolicy, DesiredCol
                            DesiredTable, Owner)
 # The operations live in their own module; importing them from here keeps working.
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable,  # noqa: F401
-                                DropPrimaryKey, DropTable, MarkOwned, MarkRetained, Operation,
-                                Plan, ReclaimTable, Refusal, RefusalReason, RenameTable, Unmark)
+                                DropPrimaryKey, DropTable, Facts, MarkOwned, MarkRetained,
+                                Operation, Plan, ReclaimTable, Refusal, RefusalReason,
+                                RenameTable, Unmark)
 from dbtable.ownership import MAX_NAME_BYTES, TableComment, retained_name
+from dbtable.plan_columns import (DropColumn, plan_added_column, plan_options,  # noqa: F401
+                                  plan_renames)
+
+NO_FACTS = Facts()
 
 
 def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | None,
-                   occupant: ActualTable | None, blocker: str | None = None) -> Plan:
+                   occupant: ActualTable | None, blocker: str | None = None,
+                   facts: Facts = NO_FACTS) -> Plan:
     """Plan from the catalog's state to the spec.
 
     ``owned`` is the table whose marker names this resource's namespace and name (whatever the
@@ -45,12 +52,12 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
         # Consented adoption of an unowned table: it becomes ours, then converges as usual.
         keep = TableComment.parse(occupant.comment).user_text
         return _merge(Plan(operations=(MarkOwned(occupant.name, owner, keep, adopted=True),)),
-                      _adoption_changes(desired, occupant))
+                      _adoption_changes(desired, occupant, facts))
     if owned is None:
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
             MarkOwned(desired.name, owner)))
-    return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned))
+    return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned, facts))
 
 
 def plan_delete(owned: ActualTable | None, policy: DeletionPolicy | None,
@@ -86,6 +93,17 @@ def plan_repair(plan: Plan) -> Plan:
     replaced unasked. Refusals (removed columns, changed types, conflicts) pass through.
     """
     drop = next((op for op in plan.operations if isinstance(op, DropPrimaryKey)), None)
+    taking = [op for op in plan.operations if not op.additive and op is not drop]
+    if taking:
+        # A dropped column that came back, a renamed one under its old name again, a NOT
+        # NULL or a default someone added: data or a rule someone may rely on. Reported.
+        return Plan(refusals=(Refusal(
+            RefusalReason.DRIFTED, "spec.columns",
+            "the table was changed outside the operator; bringing it back to the spec would "
+            "take something away, which the periodic check never does on its own: "
+            + "; ".join(op.describe().replace("dropped", "drop").replace("renamed", "rename")
+                        .replace("made", "make") for op in taking)
+            + ". Edit the spec or the table so they agree (any change to the spec applies it)"),))
     if drop is None:  # every other operation of a reconcile plan only adds
         return plan
     wanted = next(op for op in plan.operations if isinstance(op, AddPrimaryKey))
@@ -176,10 +194,10 @@ def _reclaim(owned: ActualTable, owner: Owner) -> tuple[Operation, ...]:
                          previous_uid=previous.uid),)
 
 
-def _adoption_changes(desired: DesiredTable, occupant: ActualTable) -> Plan:
+def _adoption_changes(desired: DesiredTable, occupant: ActualTable, facts: Facts) -> Plan:
     """The changes that adopt ``occupant``; a mismatch is refused without naming its columns
     or types, which the adopting resource has no right to learn from the operator."""
-    plan = _plan_changes(desired, occupant)
+    plan = _plan_changes(desired, occupant, facts)
     if not plan.refused:
         return plan
     return Plan(refusals=(Refusal(
@@ -189,20 +207,30 @@ def _adoption_changes(desired: DesiredTable, occupant: ActualTable) -> Plan:
         "about it is shown here)"),))
 
 
-def _plan_changes(desired: DesiredTable, actual: ActualTable) -> Plan:
-    refusals: list[Refusal] = []
+def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> Plan:
+    renames, refusals = plan_renames(desired, actual)
     wanted_columns = {c.name: c for c in desired.columns}
-    for column in actual.columns:
-        wanted = wanted_columns.get(column.name)
+    current = {renames.new_name(c.name): c for c in actual.columns}
+    dropped: list[str] = []
+    # A previous name still present after the renames: its rename was refused above.
+    claimed = {old for c in desired.columns for old in c.options.previous_names}
+    for name, column in current.items():
+        wanted = wanted_columns.get(name)
         if wanted is None:
+            if name in desired.drop_columns:
+                dropped.append(name)
+                continue
+            if name in claimed:
+                continue
             refusals.append(Refusal(
                 RefusalReason.COLUMN_REMOVED, "spec.columns",
                 f"column {column.name} ({column.type}) exists in table {actual.name} but is "
-                "missing from the spec; removing columns is not supported: add it back"))
+                "missing from the spec; add it back, or to drop it and its data list it in "
+                "spec.dropColumns"))
         elif not _same_type(wanted, column):
             refusals.append(Refusal(
-                RefusalReason.TYPE_CHANGED, f"spec.columns.{column.name}",
-                f"column {column.name} is {column.type} in table {actual.name}, the spec says "
+                RefusalReason.TYPE_CHANGED, f"spec.columns.{name}",
+                f"column {name} is {column.type} in table {actual.name}, the spec says "
                 f"{wanted.type.canonical}; changing a column's type is not supported: "
                 f"set it back to {column.type}"))
     if refusals:
@@ -213,20 +241,38 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable) -> Plan:
     if actual.name != desired.name:
         operations.append(RenameTable(actual.name, desired.name))
         table = desired.name
-    existing = {c.name for c in actual.columns}
-    operations.extend(AddColumn(table, c) for c in desired.columns if c.name not in existing)
-    if actual.primary_key != desired.primary_key:
-        if actual.primary_key_constraint is not None:
-            operations.append(DropPrimaryKey(table, actual.primary_key_constraint,
-                                             actual.primary_key))
+    operations.extend(renames.operations(table))
+    key_changes = tuple(renames.new_name(c) for c in actual.primary_key) != desired.primary_key
+    if key_changes and actual.primary_key_constraint is not None:
+        operations.append(DropPrimaryKey(table, actual.primary_key_constraint,
+                                         tuple(renames.new_name(c) for c in actual.primary_key)))
+    operations.extend(DropColumn(table, name) for name in dropped)
+    for column in desired.columns:
+        if column.name not in current:
+            added, refused = plan_added_column(table, column, facts,
+                                               column.name in desired.primary_key)
+            operations.extend(added)
+            refusals.extend(refused)
+    if key_changes:
         operations.append(AddPrimaryKey(table, desired.primary_key))
-    return Plan(operations=tuple(operations))
+    now, later, refused = plan_options(table, desired, current, dict(actual.checks), facts)
+    refusals.extend(refused)
+    if refusals:
+        return Plan(refusals=tuple(refusals))
+    return Plan(operations=tuple(operations + now + later))
 
 
 def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:
-    return tuple(Refusal(RefusalReason.INVALID_SPEC, f"spec.columns.{c.name}",
-                         f"column type {c.type.canonical}: {c.unresolved}")
-                 for c in desired.columns if c.unresolved is not None)
+    types = tuple(Refusal(RefusalReason.INVALID_SPEC, f"spec.columns.{c.name}",
+                          f"column type {c.type.canonical}: {c.unresolved}")
+                  for c in desired.columns if c.unresolved is not None)
+    defaults = tuple(Refusal(
+        RefusalReason.INVALID_SPEC, f"spec.columnOptions.{c.name}.default",
+        f"{c.options.default.canonical} is not a value of type {c.type.canonical}: "
+        f"{c.options.default_error}")
+        for c in desired.columns if c.options.default_error is not None
+        and c.options.default is not None)
+    return types + defaults
 
 
 def _same_type(wanted: DesiredColumn, actual: ActualColumn) -> bool:

@@ -2,7 +2,10 @@
 
 Every call reads the real table from the catalog and plans from actual to desired, so running
 it twice changes nothing the second time, and a restart mid-way loses nothing: PostgreSQL DDL
-is transactional, so a plan is applied whole or not at all.
+is transactional, so each transaction of a plan is applied whole or not at all. A plan with a
+long scan (validating a NOT NULL check) is applied one transaction per call: the first call
+commits the brief exclusive changes, and the caller calls again for the rest, which the next
+plan (read from the catalog again) resumes where the last one stopped.
 """
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ from psycopg2.extensions import connection as Connection
 from dbtable.catalog import read_blocker, read_owned_table, read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
-from dbtable.plan import Operation, Plan, plan_delete, plan_reconcile, plan_repair
+from dbtable.plan import Facts, Operation, Plan, plan_delete, plan_reconcile, plan_repair
+from dbtable.plan_columns import needed_facts, plan_renames
 from dbtable.render import render
-from dbtable.resolve import resolve_types
+from dbtable.resolve import resolve_defaults, resolve_types
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,10 @@ class Outcome:
     plan: Plan
     statements: tuple[str, ...]
     table: ActualTable | None  # the owned table after the transaction
+    # The operations this call applied, and those left for the next calls (each of them
+    # replans first); empty ``pending``: the table is where the spec wants it.
+    applied: tuple[Operation, ...] = ()
+    pending: tuple[Operation, ...] = ()
 
 
 def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: DesiredTable,
@@ -53,8 +61,10 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
         if plan.refused:
             conn.rollback()
             return Outcome(plan, (), owned)
-        statements = _execute(conn, cur, plan, settings.schema)
-        return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner))
+        now, later = plan.first_transaction()
+        statements = _execute(conn, cur, Plan(operations=now), settings.schema)
+        return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
+                       applied=now, pending=later)
 
 
 def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
@@ -113,13 +123,31 @@ def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
           owned: ActualTable | None) -> Plan:
     """Ask the server what the spec's types are and what holds the desired name (if it is
     not our table already), then plan."""
-    desired = resolve_types(cur, desired)
+    desired = resolve_defaults(cur, resolve_types(cur, desired), owned)
     occupant = blocker = None
     if owned is None or owned.name != desired.name:
         occupant = read_table(cur, schema, desired.name)
         if occupant is None:
             blocker = read_blocker(cur, schema, desired.name)
-    return plan_reconcile(desired, owner, owned, occupant, blocker)
+    facts = read_facts(cur, desired, owned) if owned is not None else Facts()
+    return plan_reconcile(desired, owner, owned, occupant, blocker, facts)
+
+
+def read_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
+    """Count what the planner needs to refuse a change (rows, NULLs), in one scan at most;
+    nothing when the change needs no count."""
+    need_rows, columns = needed_facts(desired, table)
+    if not need_rows and not columns:
+        return Facts()
+    counts = [sql.SQL("count(*)")] + [
+        sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c))
+        for c in columns]
+    cur.execute(sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(counts), sql.Identifier(table.schema, table.name)))
+    rows, *nulls = cur.fetchone()
+    # Keyed by the spec's names: a column renamed in the same plan is counted by its old one.
+    renamed = dict(plan_renames(desired, table)[0].pairs)
+    return Facts(rows=rows, nulls=tuple((renamed.get(c, c), n) for c, n in zip(columns, nulls)))
 
 
 def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:

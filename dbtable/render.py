@@ -12,6 +12,11 @@ from functools import singledispatch
 from psycopg2 import sql
 from psycopg2.extensions import adapt
 
+from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
+                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
+                                       ValidateNotNullCheck)
+from dbtable.defaults import ColumnDefault
+from dbtable.model import DesiredColumn
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                                 DropTable, MarkOwned, Operation, RenameTable, Unmark)
 
@@ -34,9 +39,20 @@ def _render(op: object, schema: str) -> sql.Composed:
     raise TypeError(f"no renderer for {type(op).__name__}")
 
 
+def _column(column: DesiredColumn, not_null: bool, default: ColumnDefault | None
+            ) -> sql.Composed:
+    """``name type [NOT NULL] [DEFAULT value]``; the default from its own grammar's SQL."""
+    parts = [sql.Identifier(column.name), column.type.sql()]
+    if not_null:
+        parts.append(sql.SQL("NOT NULL"))
+    if default is not None and not default.is_null:
+        parts.extend((sql.SQL("DEFAULT"), default.sql()))
+    return sql.SQL(" ").join(parts)
+
+
 @_render.register
 def _(op: CreateTable, schema: str) -> sql.Composed:
-    columns = [sql.SQL("{} {}").format(sql.Identifier(c.name), c.type.sql()) for c in op.columns]
+    columns = [_column(c, c.options.nullable is False, c.options.default) for c in op.columns]
     columns.append(sql.SQL("PRIMARY KEY ({})").format(_names(op.primary_key)))
     return sql.SQL("CREATE TABLE {} ({})").format(_table(schema, op.table),
                                                   sql.SQL(", ").join(columns))
@@ -50,8 +66,65 @@ def _(op: RenameTable, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: AddColumn, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-        _table(schema, op.table), sql.Identifier(op.column.name), op.column.type.sql())
+    return sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
+        _table(schema, op.table), _column(op.column, op.not_null, op.default))
+
+
+def _alter_column(schema: str, table: str, column: str, action: sql.Composable) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} ALTER COLUMN {} {}").format(
+        _table(schema, table), sql.Identifier(column), action)
+
+
+@_render.register
+def _(op: RenameColumn, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(
+        _table(schema, op.table), sql.Identifier(op.old_name), sql.Identifier(op.new_name))
+
+
+@_render.register
+def _(op: DropColumn, schema: str) -> sql.Composed:
+    # No CASCADE: a view that uses the column makes the drop fail instead of vanishing too.
+    return sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(_table(schema, op.table),
+                                                           sql.Identifier(op.column))
+
+
+@_render.register
+def _(op: SetDefault, schema: str) -> sql.Composed:
+    return _alter_column(schema, op.table, op.column,
+                         sql.SQL("SET DEFAULT {}").format(op.default.sql()))
+
+
+@_render.register
+def _(op: DropDefault, schema: str) -> sql.Composed:
+    return _alter_column(schema, op.table, op.column, sql.SQL("DROP DEFAULT"))
+
+
+@_render.register
+def _(op: DropNotNull, schema: str) -> sql.Composed:
+    return _alter_column(schema, op.table, op.column, sql.SQL("DROP NOT NULL"))
+
+
+@_render.register
+def _(op: SetNotNull, schema: str) -> sql.Composed:
+    return _alter_column(schema, op.table, op.column, sql.SQL("SET NOT NULL"))
+
+
+@_render.register
+def _(op: AddNotNullCheck, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID").format(
+        _table(schema, op.table), sql.Identifier(op.constraint), sql.Identifier(op.column))
+
+
+@_render.register
+def _(op: ValidateNotNullCheck, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+        _table(schema, op.table), sql.Identifier(op.constraint))
+
+
+@_render.register
+def _(op: DropNotNullCheck, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+        _table(schema, op.table), sql.Identifier(op.constraint))
 
 
 @_render.register

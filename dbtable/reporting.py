@@ -15,8 +15,8 @@ from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any
 
 from dbtable.conditions import set_condition
-from dbtable.model import ActualTable
-from dbtable.plan import Plan
+from dbtable.model import ActualColumn, ActualTable
+from dbtable.plan import Operation, Plan
 
 # (type "Normal" | "Warning", reason, message): posts one Event about this resource.
 PostEvent = Callable[[str, str, str], None]
@@ -97,8 +97,33 @@ class Reporter:
     def ready(self, table: ActualTable | None, plan: Plan) -> None:
         changes = "; ".join(op.describe() for op in plan.operations) or "no changes needed"
         self._condition("True", "Reconciled", f"Table is up to date ({changes})")
+        self._applied(table)
+
+    def reconciling(self, table: ActualTable | None, applied: Plan, step: Operation) -> None:
+        """Ready False while a change goes on in steps; the message names the next step."""
+        done = "; ".join(op.describe() for op in applied.operations) or "nothing yet"
+        self._condition("False", "Reconciling",
+                        f"Applying the spec in steps; in progress: {step_name(step)}; "
+                        f"applied so far: {done}")
+        self._applied(table)
+
+    def _applied(self, table: ActualTable | None) -> None:
         if table is not None:
             self.patch_status["tableName"] = table.name
-            self.patch_status["columns"] = [{"name": c.name, "type": c.type}
-                                            for c in table.columns]
+            self.patch_status["columns"] = [_column_status(c) for c in table.columns]
             self.patch_status["primaryKey"] = list(table.primary_key)
+
+
+def step_name(op: Operation) -> str:
+    """``ValidateNotNullCheck on orders.status (SHARE UPDATE EXCLUSIVE lock)``."""
+    column = getattr(op, "column", None)
+    where = op.table + (f".{column}" if isinstance(column, str) else "")
+    return f"{type(op).__name__} on {where} ({op.lock} lock)"
+
+
+def _column_status(column: ActualColumn) -> dict[str, Any]:
+    status: dict[str, Any] = {"name": column.name, "type": column.type,
+                              "nullable": not column.not_null}
+    if column.default is not None:
+        status["default"] = column.default
+    return status

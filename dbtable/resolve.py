@@ -17,7 +17,8 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from dbtable.model import DesiredColumn, DesiredTable, TypeIdentity
+from dbtable.defaults import normalize_catalog_default
+from dbtable.model import ActualTable, DesiredColumn, DesiredTable, TypeIdentity
 from dbtable.types import ColumnType
 
 # One row per column, in order: the type's oid (NULL: no such type) and its typmod_in function
@@ -46,8 +47,53 @@ def resolve_tables(cur: Any, tables: Sequence[DesiredTable]) -> list[DesiredTabl
     answers = _answers(cur, distinct)
     # DesiredColumn(...) rather than dataclasses.replace, which costs more per column.
     return [dataclasses.replace(table, columns=tuple(
-        DesiredColumn(column.name, column.type, **answers[column.type])
+        DesiredColumn(column.name, column.type, options=column.options,
+                      **answers[column.type])
         for column in table.columns)) for table in tables]
+
+
+def resolve_defaults(cur: Any, desired: DesiredTable,
+                     table: ActualTable | None = None) -> DesiredTable:
+    """Each constant default as the column's type prints it (``'2024-01-01'`` on a timestamp
+    column is ``2024-01-01 00:00:00``), or why the type refuses it; and the same of the
+    table's current default of that column, so the planner compares values, not spellings.
+    Values are parameters and the type the grammar's own SQL; nothing is stored. Columns whose
+    type did not resolve are left to that refusal."""
+    current = {c.name: c for c in table.columns} if table is not None else {}
+    columns = []
+    for column in desired.columns:
+        default = column.options.default
+        text = default.as_text() if default is not None else None
+        if text is None or column.resolved is None:
+            columns.append(column)
+            continue
+        cast = sql.SQL("SELECT CAST(%s AS {})::text").format(column.type.sql())
+        value, error = _guarded(cur, cast, (text,))
+        found = next((current[n] for n in (column.name, *column.options.previous_names)
+                      if n in current), None)
+        now = normalize_catalog_default(found.default) if found is not None else None
+        current_text = _guarded(cur, cast, (now,))[0] if now is not None else None
+        options = dataclasses.replace(column.options, default_text=value, default_error=error,
+                                      current_text=current_text)
+        columns.append(dataclasses.replace(column, options=options))
+    return dataclasses.replace(desired, columns=tuple(columns))
+
+
+def _guarded(cur: Any, query: sql.Composable, params: tuple[Any, ...]
+             ) -> tuple[Any, None] | tuple[None, str]:
+    """Run a one-value query in a savepoint: the server's refusal is returned, the
+    transaction goes on; losing the connection or a timeout is not caught."""
+    cur.execute(_SAVEPOINT)
+    try:
+        cur.execute(query, params)
+        (value,) = cur.fetchone()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        raise
+    except psycopg2.Error as e:
+        cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT dbt_typmod"))
+        return None, (e.diag.message_primary or str(e)).strip()
+    cur.execute(sql.SQL("RELEASE SAVEPOINT dbt_typmod"))
+    return value, None
 
 
 def _answers(cur: Any, types: list[ColumnType]) -> dict[ColumnType, dict[str, Any]]:
@@ -83,14 +129,5 @@ def _typmod(cur: Any, function: sql.Identifier, modifiers: tuple[str, ...]
     A refusal (bad modifiers) is the function's own error, caught in a savepoint so the
     transaction goes on; losing the connection or a timeout is not caught.
     """
-    cur.execute(_SAVEPOINT)
-    try:
-        cur.execute(sql.SQL("SELECT {}(%s::cstring[])").format(function), (list(modifiers),))
-        (typmod,) = cur.fetchone()
-    except (psycopg2.OperationalError, psycopg2.InterfaceError):
-        raise
-    except psycopg2.Error as e:
-        cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT dbt_typmod"))
-        return None, (e.diag.message_primary or str(e)).strip()
-    cur.execute(sql.SQL("RELEASE SAVEPOINT dbt_typmod"))
-    return typmod, None
+    return _guarded(cur, sql.SQL("SELECT {}(%s::cstring[])").format(function),
+                    (list(modifiers),))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dbtable.columns import parse_column_options, parse_drop_columns
 from dbtable.errors import FieldError, InvalidSpec
 from dbtable.model import DeletionPolicy, DesiredColumn, DesiredTable
 from dbtable.names import InvalidName, describe_type, fold_identifier
@@ -16,7 +17,8 @@ from dbtable.types import TypeSyntaxError, parse_type
 
 MAX_COLUMNS = 1600  # PostgreSQL's limit on columns per table
 MAX_KEY_COLUMNS = 32  # PostgreSQL's INDEX_MAX_KEYS
-KNOWN_FIELDS = ("tableName", "columns", "primaryKey", "deletionPolicy", "adoptExistingTable")
+KNOWN_FIELDS = ("tableName", "columns", "primaryKey", "deletionPolicy", "adoptExistingTable",
+                "columnOptions", "dropColumns")
 
 
 def parse_spec(spec: object) -> DesiredTable:
@@ -36,10 +38,12 @@ def parse_spec(spec: object) -> DesiredTable:
     if not isinstance(adopt, bool):
         errors.append(FieldError("spec.adoptExistingTable",
                                  f"must be true or false, got {describe_type(adopt)}"))
+    drops = parse_drop_columns(spec.get("dropColumns"), columns, errors)
+    columns = parse_column_options(spec.get("columnOptions"), columns, key, drops, errors)
     if errors:
         raise InvalidSpec(errors)
     return DesiredTable(name=name, columns=tuple(columns), primary_key=key,
-                        deletion_policy=policy, adopt_existing=adopt)
+                        deletion_policy=policy, adopt_existing=adopt, drop_columns=drops)
 
 
 def _parse_table_name(value: object, errors: list[FieldError]) -> str:

@@ -94,11 +94,33 @@ def test_refusals_post_their_own_warnings_once() -> None:
 def test_ready_writes_the_applied_table() -> None:
     posted: list[tuple[str, str, str]] = []
     report, patch = reporter({}, EventGate(window=600), posted)
-    table = ActualTable(schema="public", name="t", columns=(ActualColumn("id", "integer"),),
+    table = ActualTable(schema="public", name="t",
+                        columns=(ActualColumn("id", "integer", not_null=True),
+                                 ActualColumn("status", "text", default="'new'::text")),
                         primary_key=("id",), primary_key_constraint="t_pkey", owner=None,
                         comment=None)
     report.ready(table, Plan(operations=(), refusals=()))
     assert patch["conditions"][0]["reason"] == "Reconciled"
     assert (patch["tableName"], patch["columns"], patch["primaryKey"]) == (
-        "t", [{"name": "id", "type": "integer"}], ["id"])
+        "t", [{"name": "id", "type": "integer", "nullable": False},
+              {"name": "status", "type": "text", "nullable": True, "default": "'new'::text"}],
+        ["id"])
+    assert posted == []
+
+
+def test_reconciling_names_the_step_in_progress_and_writes_the_table_so_far() -> None:
+    from dbtable.column_operations import AddNotNullCheck, ValidateNotNullCheck
+
+    posted: list[tuple[str, str, str]] = []
+    report, patch = reporter({}, EventGate(window=600), posted)
+    table = ActualTable(schema="public", name="t", columns=(ActualColumn("id", "integer"),),
+                        primary_key=(), primary_key_constraint=None, owner=None)
+    report.reconciling(table, Plan(operations=(AddNotNullCheck("t", "id"),)),
+                       ValidateNotNullCheck("t", "id"))
+    (ready,) = patch["conditions"]
+    assert (ready["status"], ready["reason"]) == ("False", "Reconciling")
+    assert "in progress: ValidateNotNullCheck on t.id (SHARE UPDATE EXCLUSIVE lock)" \
+        in ready["message"]
+    assert "added check dbt_nn_id_" in ready["message"]
+    assert patch["columns"] == [{"name": "id", "type": "integer", "nullable": True}]
     assert posted == []
