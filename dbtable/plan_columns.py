@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
                                        DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
                                        ValidateNotNullCheck, not_null_check_name)
-from dbtable.defaults import normalize_catalog_default
+from dbtable.defaults import FUNCTIONS, normalize_catalog_default
 from dbtable.model import ActualColumn, ActualTable, DesiredColumn, DesiredTable
 from dbtable.operations import AddColumn, Facts, Operation, Refusal, RefusalReason
+
+
+FUNCTION_SPELLINGS = frozenset(FUNCTIONS)
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,11 @@ def _default_change(table: str, column: DesiredColumn,
         same = found == column.options.default_text
     elif wanted.as_text() is None:  # a function: its spelling is what the catalog shows
         same = found == wanted.value
-    else:  # offline (the drift sweep): the constant is compared by its text
-        same = found == wanted.as_text()
+    else:
+        # Offline (the drift sweep reads no values): only whether there is a constant. How a
+        # type prints a constant ('2024-01-01' as 2024-01-01 00:00:00) needs the server; the
+        # next reconcile compares the values.
+        same = found is not None and found not in FUNCTION_SPELLINGS
     return () if same else (SetDefault(table, column.name, wanted),)
 
 

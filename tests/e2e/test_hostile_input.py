@@ -226,7 +226,20 @@ def test_kubectl_explain_states_the_column_name_and_type_rules(namespace: Namesp
         "a PostgreSQL type name with optional modifiers and array brackets, at most 128 "
         "characters", "timestamp(3) with time zone",
         "Constraints, defaults, quotes and comments are refused",
-        "Removing a column or changing its type is refused",
+        "Changing a column's type is refused; removing a column is refused unless it is named "
+        "in dropColumns",
     )
     for rule in rules:
         assert rule in explained, f"{rule!r} missing from kubectl explain:\n{explained}"
+
+
+def test_kubectl_explain_describes_column_options_and_drops(namespace: Namespace) -> None:
+    def explain(field: str) -> str:
+        return " ".join(namespace.kubectl("explain", f"databasetable.spec.{field}").stdout.split())
+
+    assert "keyed by a name declared in columns" in explain("columnOptions")
+    assert "false makes the column NOT NULL" in explain("columnOptions.nullable")
+    assert "a single-quoted string ('new', 'it''s')" in explain("columnOptions.default")
+    assert "gen_random_uuid()" in explain("columnOptions.default")
+    assert "keeping its data (RENAME COLUMN)" in explain("columnOptions.previousNames")
+    assert "The one way to drop a column and its data" in explain("dropColumns")

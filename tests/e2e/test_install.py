@@ -151,3 +151,49 @@ def test_service_account_has_exactly_the_operators_permissions(namespace: Namesp
     attempt = cluster.kubectl_run("get", "secrets", "-n", namespace.name,
                                   kubeconfig=kubeconfig, check=False)
     assert attempt.returncode != 0 and "Forbidden" in attempt.stderr
+
+
+def _largest(columns: list[dict[str, str]], **changes: Any) -> str:
+    spec = {"tableName": "WIDE", "columns": columns, "primaryKey": next(iter(columns[0])),
+            **changes}
+    return json.dumps({"apiVersion": "kopf.demo/v1", "kind": "DatabaseTable",
+                       "metadata": {"name": "widest"}, "spec": spec})
+
+
+def test_column_rules_fit_the_cost_budget_at_1600_columns(namespace: Namespace) -> None:
+    """The duplicate, reference and transition rules (crd.yaml) on the largest resource: 1600
+    columns of 63-character names, 1599 columnOptions with two previousNames each, created and
+    then changed (kubectl create/replace: the client-side apply annotation would not fit)."""
+    names = [f"C{i:04d}" + "x" * 58 for i in range(1600)]
+    columns = [{name: "integer"} for name in names]
+    options = {name: {"nullable": False, "default": "'x'",
+                      "previousNames": [f"P{j}_{i}" + "y" * 50 for j in range(2)]}
+               for i, name in enumerate(names[:1599])}
+
+    def send(verb: str, manifest: str) -> Any:
+        return namespace.kubectl(verb, "-f", "-", input=manifest, check=False)
+
+    created = send("create", _largest(columns, columnOptions=options))
+    assert created.returncode == 0, created.stderr
+    # Removing the last column without saying how: the transition rule refuses it.
+    removed = send("replace", _largest(columns[:-1], columnOptions=options))
+    assert removed.returncode != 0
+    assert "spec.columns" in removed.stderr and "must be named in spec.dropColumns" \
+        in removed.stderr, removed.stderr
+    assert "cost" not in removed.stderr, removed.stderr
+    # Named in dropColumns (folded), or renamed through previousNames: admitted.
+    dropped = send("replace", _largest(columns[:-1], columnOptions=options,
+                                       dropColumns=[names[-1].lower()]))
+    assert dropped.returncode == 0, dropped.stderr
+    back = send("replace", _largest(columns, columnOptions=options))
+    assert back.returncode == 0, back.stderr
+    renamed = send("replace", _largest(columns[:-1] + [{"NEWNAME": "integer"}], columnOptions={
+        **options, "NEWNAME": {"previousNames": [names[-1]]}}))
+    assert renamed.returncode == 0, renamed.stderr
+    # Duplicates after folding and undeclared references, at full size, refused by the rules.
+    duplicate = send("create", _largest(columns[:-1] + [{names[5].lower(): "text"}]))
+    assert duplicate.returncode != 0 and "must differ after folding" in duplicate.stderr, \
+        duplicate.stderr
+    undeclared = send("create", _largest(columns, columnOptions={**options, "NOPE": {}}))
+    assert undeclared.returncode != 0
+    assert "every columnOptions key must be one of the declared columns" in undeclared.stderr
