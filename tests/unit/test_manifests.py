@@ -186,6 +186,31 @@ def _removed_columns_are_accounted_for(old: Mapping[str, Any], new: Mapping[str,
     return all(name in set(_declared(new)) | gone for name in _declared(old))
 
 
+def _folded_map(names: list[str]) -> set[str]:
+    """transformMapEntry to {folded name: ...}: a repeated key fails the rule."""
+    folded = [lower_ascii(n) for n in names]
+    if len(set(folded)) != len(folded):
+        raise CelError("insert failed: key already exists")
+    return set(folded)
+
+
+def _drops_are_undeclared_and_distinct(spec: Mapping[str, Any]) -> bool:
+    drops = _folded_map(spec.get("dropColumns", []))
+    return not drops & set(_folded_map_of_columns(spec))
+
+
+def _folded_map_of_columns(spec: Mapping[str, Any]) -> set[str]:
+    return _folded_map(_declared(spec))
+
+
+def _previous_names_are_free_and_unshared(spec: Mapping[str, Any]) -> bool:
+    declared = _folded_map_of_columns(spec)
+    drops = _folded_map(spec.get("dropColumns", []))
+    previous = _folded_map([n for o in spec.get("columnOptions", {}).values()
+                            for n in o.get("previousNames", [])])
+    return not previous & (declared | drops)
+
+
 _D = "self.columns.transformMapEntry(i, c, {c.map(n, n.lowerAscii())[0]: i})"
 _G = ("(has(self.dropColumns) ? self.dropColumns.transformMapEntry(i, n, {n.lowerAscii(): i}) "
       ": {})")
@@ -215,9 +240,14 @@ CEL_IN_PYTHON = {
     f"!has(self.columnOptions) || [{_D}].all(d, self.columnOptions.all(k, k.lowerAscii() in d))":
         lambda spec: all(lower_ascii(k) in _declared(spec)
                          for k in spec.get("columnOptions", {})),
-    f"!has(self.dropColumns) || [{_D}].all(d, self.dropColumns.all(n, !(n.lowerAscii() in d)))":
-        lambda spec: not any(lower_ascii(n) in _declared(spec)
-                             for n in spec.get("dropColumns", [])),
+    f"!has(self.dropColumns) || [{_D}].all(d, [{_G}].all(g, g.size() == self.dropColumns.size() "
+    "&& self.dropColumns.all(n, !(n.lowerAscii() in d))))": _drops_are_undeclared_and_distinct,
+    f"!has(self.columnOptions) || [{_D}].all(d, [{_G}].all(g, [self.columnOptions"
+    ".transformMapEntry(k, o, has(o.previousNames) ? o.previousNames.transformMapEntry(j, n, "
+    "{n.lowerAscii(): k}) : {})].all(p, self.columnOptions.all(k, "
+    "!has(self.columnOptions[k].previousNames) || self.columnOptions[k].previousNames.all(n, "
+    "!(n.lowerAscii() in d) && !(n.lowerAscii() in g) && p[n.lowerAscii()] == k)))))":
+        _previous_names_are_free_and_unshared,
 }
 
 
@@ -408,7 +438,8 @@ def test_case_folded_duplicate_columns_are_refused_by_admission_and_by_the_parse
 def test_cel_rules_point_at_the_field_they_judge(spec_schema: dict[str, Any]) -> None:
     *column_rules, key_rule = spec_schema["x-kubernetes-validations"]
     assert [r["fieldPath"] for r in column_rules] == [".columns", ".columnOptions",
-                                                       ".dropColumns", ".columns"]
+                                                       ".dropColumns", ".columnOptions",
+                                                       ".columns"]
     assert all("oldSelf" not in r["messageExpression"] for r in column_rules
                if "messageExpression" in r)
     assert key_rule["fieldPath"] == ".primaryKey"
@@ -686,7 +717,14 @@ def test_good_options_are_accepted_by_admission_and_by_the_parser(
     ({"columnOptions": {"STATUS": {"previousNames": ["a b"]}}}, "previousNames[0]: does not"),
     ({"columnOptions": {"STATUS": {"previousNames": [f"p{i}" for i in range(17)]}}},
      "too many"),
-    ({"dropColumns": ["email"]}, "spec.dropColumns: a column listed in dropColumns"),
+    ({"dropColumns": ["email"]}, "spec.dropColumns: a column listed in spec.dropColumns"),
+    ({"dropColumns": ["OLD", "old"]}, "spec.dropColumns: a column listed in spec.dropColumns"),
+    ({"columnOptions": {"STATUS": {"previousNames": ["OLD"]}, "EMAIL": {"previousNames": ["old"]}}},
+     "spec.columnOptions: a name in spec.columnOptions previousNames"),
+    ({"columnOptions": {"STATUS": {"previousNames": ["email"]}}},
+     "spec.columnOptions: a name in spec.columnOptions previousNames"),
+    ({"columnOptions": {"STATUS": {"previousNames": ["OLD"]}}, "dropColumns": ["old"]},
+     "spec.columnOptions: a name in spec.columnOptions previousNames"),
     ({"dropColumns": ["x;y"]}, "spec.dropColumns[0]: does not match"),
 ], ids=repr)
 def test_bad_options_are_refused_by_admission_and_by_the_parser(
