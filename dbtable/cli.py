@@ -144,7 +144,11 @@ def _plan(resources: list[Resource], url: str | None, stdout: TextIO, stderr: Te
                 refused.extend(f"DatabaseTable {resource.owner}: {r}" for r in plan.refusals)
             elif statements:
                 output.append(header)
-                for operation, statement in zip(plan.operations, statements):
+                for index, (operation, statement) in enumerate(zip(plan.operations,
+                                                                   statements)):
+                    if index and operation.own_transaction:
+                        output.append(f"-- then, once the above has committed, in a "
+                                      f"transaction of its own ({operation.lock} lock):")
                     if isinstance(operation, MarkOwned) and not resource.owner.uid:
                         # The marker names the resource's uid, which only the API server
                         # assigns: a file has none, so this statement cannot be shown as is.

@@ -2,12 +2,17 @@
 with its count and the catalog left exactly as it was."""
 from __future__ import annotations
 
+import io
+import os
 from typing import Any
+from unittest import mock
 
 import pytest
+import yaml
 from psycopg2 import sql
 
 from dbtable.catalog import read_owned_table
+from dbtable.cli import main
 from dbtable.column_operations import not_null_check_name
 from dbtable.database import DatabaseSettings
 from dbtable.model import Owner
@@ -259,3 +264,21 @@ def test_a_not_null_check_made_by_someone_else_is_never_dropped(conn, settings) 
         cur.execute("SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid = "
                     "%s::regclass", (f'"{settings.schema}".orders',))
         assert cur.fetchall() == [("email_present",)]
+
+
+def test_the_plan_command_shows_where_a_transaction_of_its_own_begins(conn, settings,
+                                                                       operator_db) -> None:
+    apply(conn, settings)
+    manifest = yaml.safe_dump({"apiVersion": "kopf.demo/v1", "kind": "DatabaseTable",
+                               "metadata": {"name": "orders", "namespace": "default",
+                                            "uid": OWNER.uid},
+                               "spec": {**BASE, "columnOptions": {"EMAIL": {"nullable": False}}}})
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, {"DBT_SCHEMA": settings.schema}), \
+            mock.patch("sys.stdin", io.StringIO(manifest)):
+        code = main(["plan", "-", "--database-url", operator_db["url"]], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    begins = lines.index("-- then, once the above has committed, in a transaction of its own "
+                         "(SHARE UPDATE EXCLUSIVE lock):")
+    assert "NOT VALID" in lines[begins - 1] and "VALIDATE CONSTRAINT" in lines[begins + 1]
