@@ -16,15 +16,15 @@ from typing import Any
 
 import kopf
 
+from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
+                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
+                                       ValidateNotNullCheck)
 from dbtable.database import settings_from_env
 from dbtable.diffbase import DigestDiffBaseStorage
 from dbtable.drift import Subject, refusal_message, subject_from
 from dbtable.errors import InvalidSpec
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
-from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
-                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
-                                       ValidateNotNullCheck)
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.pool import ConnectionPool
