@@ -39,6 +39,24 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def api_connections(pid: int, port: int) -> int:
+    """Sockets of ``pid`` connected to 127.0.0.1:``port`` (from /proc: fd inodes matched
+    against the TCP table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if remote_port == port and fields[9] in inodes:
+            found += 1
+    return found
+
+
 def operator_command(checkout: Path, liveness_port: int) -> str:
     """The checkout's Dockerfile CMD (shell form), pointed at the checkout instead of /src."""
     for line in (checkout / "Dockerfile").read_text().splitlines():

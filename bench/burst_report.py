@@ -100,8 +100,12 @@ def context_lines(rows: list[Row]) -> list[str]:
         posted = (f"all {len(row.created)} creates answered "
                   f"{max(row.created.values()) - row.started:.1f} s after the first; "
                   if row.created else "")
+        conns = row.connections
+        held = (f"; TCP connections to the API server: idle {conns['idle'][-1]}, peak "
+                f"{max(max(v) for v in conns.values())}, after {conns['after'][-1]}"
+                if conns.get("idle") and conns.get("after") else "")
         lines.append(f"{row.who}: load average before {load}; {posted}CPU of {servers}"
-                     f"{per_event}; {len(row.errors)} ERROR/Traceback lines in its log")
+                     f"{per_event}{held}; {len(row.errors)} ERROR/Traceback lines in its log")
         lines += [f"    {clip(line)}" for line in row.errors[:3]]
         if row.watch_ends:
             ends = ", ".join(f"{why} at {at - row.started:+.1f} s"

@@ -15,9 +15,10 @@ from typing import Any
 
 from bench.burst_api import Metrics
 from bench.burst_procs import LogTail, cpu_seconds, start_operator
-from bench.burst_report import DATABASETABLES, EVENTS, mib
-from bench.burst_rows import SETTLE_S, Site, operator_row, settle
-from bench.common import rss_kib, table
+from bench.burst_report import DATABASETABLES, EVENTS, mib, rss
+from bench.burst_rows import (CONNECTIONS_S, SETTLE_S, Row, Sampler, Site, operator_row,
+                              settle)
+from bench.common import table
 
 CHECKED = re.compile(r"\] \[(?P<ns>[^/\]\s]+)/(?P<name>[^\]\s]+)\] "
                      r"(?:Resuming is processed|Handler 'reconcile' succeeded)")
@@ -34,7 +35,8 @@ class Restart:
     ddl: list[tuple[str, int]]
     metrics: Metrics
     cpu: float | None
-    rss_after: int | None
+    rss: tuple[int | None, int | None, int | None]   # (-, settled, peak) in KiB
+    connections: tuple[int, int]                     # to the API server: (peak, settled)
 
 
 def statement_counts(site: Site, dbname: str) -> list[tuple[str, int]]:
@@ -63,14 +65,21 @@ def run_restart(site: Site, count: int, threads: int, workers: int, timeout: flo
     try:
         live = restarted.wait_live()
         pid = restarted.python_pid()
+        samples = Row("restart", count)
+        sampler = Sampler(pid, samples, site.cp.port)
+        sampler.phase = "restart"
+        sampler.start()
         deadline = time.monotonic() + timeout
         while len(checked_names(tail)) < count and time.monotonic() < deadline:
             time.sleep(0.1)
         names = checked_names(tail)
         time.sleep(SETTLE_S)
         settle(pid)
+        sampler.phase = "after"
+        time.sleep(2 * CONNECTIONS_S)
+        sampler.stop()
         metrics = Metrics.read(site.api) - before
-        cpu, rss_after = cpu_seconds(pid), rss_kib(pid)
+        cpu = cpu_seconds(pid)
     finally:
         restarted.stop()
         tail.stop()
@@ -80,7 +89,8 @@ def run_restart(site: Site, count: int, threads: int, workers: int, timeout: flo
         all_checked=(max(names.values()) - started) if len(names) >= count else None,
         statements=sum(c for _, c in counts),
         ddl=[(q, c) for q, c in counts if DDL.match(q)], metrics=metrics, cpu=cpu,
-        rss_after=rss_after)
+        rss=rss(samples), connections=(max(max(v) for v in samples.connections.values()),
+                                       samples.connections["after"][-1]))
     return row, result
 
 
@@ -107,6 +117,8 @@ def restart_table(r: Restart) -> str:
         ("Events posted", str(m.writes(EVENTS))),
         ("operator CPU from start until settled", f"{r.cpu:.1f} s" if r.cpu is not None
          else "-"),
-        ("operator RSS settled", mib(r.rss_after)),
+        ("operator RSS settled (peak)", f"{mib(r.rss[1])} ({mib(r.rss[2])})"),
+        ("TCP connections to the API server settled (peak)",
+         f"{r.connections[1]} ({r.connections[0]})"),
     ]
     return table((f"restart with {r.count} resources in place", "figure"), rows)

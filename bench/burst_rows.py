@@ -21,7 +21,8 @@ import psycopg2
 import yaml
 
 from bench.burst_api import Api, Metrics, ReadyWatch, create_all
-from bench.burst_procs import Process, cpu_seconds, start_operator, start_seed
+from bench.burst_procs import (Process, api_connections, cpu_seconds, start_operator,
+                               start_seed)
 from bench.common import rss_kib, seed_spec
 from tests.support.postgres import create_operator_database
 
@@ -29,6 +30,7 @@ SERVICE_ACCOUNT = "database-table-operator"
 IDLE_S = 5.0      # the operator's RSS is read this long after /healthz answers, before the burst
 SETTLE_S = 5.0    # after the last Ready: trailing PATCHes, then the "after" RSS
 SAMPLE_S = 0.2
+CONNECTIONS_S = 1.0
 TABLE_POLL_S = 0.05
 
 
@@ -54,6 +56,7 @@ class Row:
     ready: dict[str, float] = field(default_factory=dict)
     started: float = 0.0
     rss: dict[str, list[int]] = field(default_factory=dict)   # phase -> KiB samples
+    connections: dict[str, list[int]] = field(default_factory=dict)  # phase -> to the API
     cpu: float | None = None
     servers_cpu: dict[str, float] = field(default_factory=dict)
     metrics: Metrics | None = None
@@ -101,18 +104,26 @@ def bodies(count: int) -> list[dict[str, Any]]:
 
 
 class Sampler(threading.Thread):
-    """VmRSS of one process every SAMPLE_S, by phase."""
+    """VmRSS of one process every SAMPLE_S, and its connections to the API server every
+    CONNECTIONS_S, by phase."""
 
-    def __init__(self, pid: int, row: Row) -> None:
+    def __init__(self, pid: int, row: Row, api_port: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.row, self.phase = pid, row, "idle"
+        self.pid, self.row, self.phase, self.port = pid, row, "idle", api_port
         self._halt = threading.Event()
 
     def run(self) -> None:
+        every = round(CONNECTIONS_S / SAMPLE_S)
+        n = 0
         while not self._halt.is_set():
             kib = rss_kib(self.pid)
             if kib is not None:
                 self.row.rss.setdefault(self.phase, []).append(kib)
+            if n % every == 0:
+                with contextlib.suppress(OSError):
+                    self.row.connections.setdefault(self.phase, []).append(
+                        api_connections(self.pid, self.port))
+            n += 1
             self._halt.wait(SAMPLE_S)
 
     def stop(self) -> None:
@@ -177,7 +188,7 @@ def server_cpu(site: Site) -> dict[str, float]:
 @contextlib.contextmanager
 def measured(site: Site, row: Row, pid: int | None) -> Iterator[Sampler | None]:
     """Metrics and CPU deltas around the burst; RSS samples of ``pid`` through all phases."""
-    sampler = Sampler(pid, row) if pid else None
+    sampler = Sampler(pid, row, site.cp.port) if pid else None
     if sampler:
         sampler.start()
         time.sleep(IDLE_S)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.bench_burst import setup
+from bench.burst_procs import api_connections
 from bench.burst_report import burst_table, context_lines
 from bench.burst_rows import IDLE_S, Site, operator_row
 from bench.common import ROOT, fmt_bytes, machine, table
@@ -174,24 +175,6 @@ def print_memory(idle: Path, after: Path) -> None:
           f"(each package's own, without what it imported)\n")
     print(table(("package imported", "memory", "import time"),
                 [(p, fmt_bytes(v[0]), f"{v[1] * 1e3:.0f} ms") for p, v in ordered[:TOP]]))
-
-
-def api_connections(pid: int, port: int) -> int:
-    """Sockets of ``pid`` connected to 127.0.0.1:``port`` (from /proc: fd inodes matched
-    against the TCP table)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    found = 0
-    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        remote_port = int(fields[2].split(":")[1], 16)
-        if remote_port == port and fields[9] in inodes:
-            found += 1
-    return found
 
 
 def hooks_probe(base: Path, port: int) -> Callable[[int], Callable[[], None]]:
