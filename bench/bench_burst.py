@@ -45,7 +45,8 @@ import yaml
 
 from bench.burst_api import Api
 from bench.burst_procs import ensure_seed_venv
-from bench.burst_report import burst_table, context_lines, mib, requests_table, rss
+from bench.burst_report import (burst_table, context_lines, mib, ratios, requests_table,
+                                rss)
 from bench.burst_restart import restart_table, run_restart
 from bench.burst_floor import floor_row
 from bench.burst_rows import Site, operator_row, seed_row
@@ -80,6 +81,8 @@ def scenario_burst(site: Site, args: argparse.Namespace) -> None:
           f"threads; this operator with DBT_WORKERS={args.workers}{env_note(args)}; checkout "
           f"{site.checkout}\n{machine()}\n")
     print(burst_table(rows))
+    if ratio := ratios(rows):
+        print(f"\nall Ready: {ratio}")
     print("\n(API writes besides the client's create, per resource: total (object PATCH + "
           "status PATCH + Events); the toy's Ready is its table existing)\n")
     print(requests_table(rows))
@@ -95,6 +98,7 @@ def scenario_restart(site: Site, args: argparse.Namespace) -> None:
     print(f"\nRestart: {count} resources created at once and Ready, then the operator stopped "
           f"(SIGTERM) and started again; checkout {site.checkout}\n{machine()}\n")
     print(burst_table([row]))
+    print("\n".join(context_lines([row])))
     print()
     print(restart_table(result))
     for query, calls in result.ddl[:10]:

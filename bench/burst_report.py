@@ -113,3 +113,19 @@ def context_lines(rows: list[Row]) -> list[str]:
             lines.append(f"    the benchmark's own watch was ended {len(row.watch_ends)} times "
                          f"by the server (listed again; from the first create): {ends}")
     return lines
+
+
+def ratios(rows: list[Row]) -> str:
+    """This operator's all-Ready time against the toy's and the floor's (issue 10 asks for
+    1.25x sooner than the toy and within 2x of the floor); a figure, not a verdict."""
+    times = {row.who: all_ready(row) for row in rows}
+    ours = times.get("this operator")
+    if not ours:
+        return ""
+    parts = []
+    toy, floor = times.get("seed-style Kopf operator"), times.get("floor (no operator)")
+    if toy:
+        parts.append(f"the seed-style operator's time / this operator's = {toy / ours:.2f}")
+    if floor:
+        parts.append(f"this operator's time / the floor's = {ours / floor:.2f}")
+    return "; ".join(parts)

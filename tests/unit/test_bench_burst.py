@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.bench_burst import cluster_wide_role
 from bench.burst_api import Metrics, parse_request_totals, ready_generation
 from bench.burst_procs import LogTail, seed_pins
-from bench.burst_report import all_ready, latencies, rss, writes
+from bench.burst_report import all_ready, latencies, ratios, rss, writes
 from bench.burst_restart import CHECKED, DDL, checked_names
 from bench.burst_rows import Row
 from bench.common import ROOT
@@ -110,3 +110,14 @@ def test_cluster_wide_mode_is_seen_only_in_a_clusterrole_that_patches_tables(
     (tmp_path / "deploy").mkdir()
     (tmp_path / "deploy" / "cluster.yaml").write_text(role.format(kind="ClusterRole"))
     assert cluster_wide_role(tmp_path) == "r"
+
+
+def test_ratios_compare_all_ready_times() -> None:
+    def row(who: str, seconds: float) -> Row:
+        return Row(who, 1, created={"a": 0.0}, ready={"a": seconds}, started=0.0)
+
+    assert ratios([row("this operator", 4.0), row("seed-style Kopf operator", 6.0),
+                   row("floor (no operator)", 2.0)]) == (
+        "the seed-style operator's time / this operator's = 1.50; "
+        "this operator's time / the floor's = 2.00")
+    assert ratios([row("floor (no operator)", 2.0)]) == ""
