@@ -290,3 +290,34 @@ def test_two_tables_with_one_marker_are_a_conflict_and_never_dropped(run_operato
     assert "could not delete the table" in ready(patch)["message"]
     assert [e[1] for e in running.events()] == ["Conflict"]
     assert running.table("first") is not None and running.table("copy") is not None
+
+
+def test_a_change_in_steps_says_reconciling_naming_the_step_then_ready(run_operator) -> None:
+    """NOT NULL on a column with rows: the first call commits the NOT VALID check and asks Kopf
+    to call again (Ready False, Reconciling, naming the validation and its lock); the next call
+    validates and finishes; Events name each applied step."""
+    running = run_operator()
+    spec = {"tableName": "THINGS", "columns": KEY, "primaryKey": "ID"}
+    patch, error = reconcile(running, body(spec))
+    assert error is None
+    running.sql(sql.SQL("INSERT INTO {} VALUES (1, 'a'), (2, 'b')").format(
+        sql.Identifier(running.settings.schema, "things")))
+    running.events()
+    changed = body({**spec, "columnOptions": {"NAME": {"nullable": False}}},
+                   status=dict(after(body(spec), patch).status), generation=2)
+    patch, error = reconcile(running, changed)
+    assert isinstance(error, kopf.TemporaryError) and error.delay == operator.NEXT_STEP_DELAY_S
+    ready = next(c for c in patch.status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Reconciling")
+    assert "in progress: ValidateNotNullCheck on things.name (SHARE UPDATE EXCLUSIVE lock)" \
+        in ready["message"]
+    assert [(t, r) for t, r, _ in running.events()] == [("Normal", "NullabilityChanging")]
+    patch, error = reconcile(running, after(changed, patch), retry=1)
+    assert error is None
+    ready = next(c for c in patch.status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Reconciled")
+    assert [c for c in patch.status["columns"] if c["name"] == "name"] == [
+        {"name": "name", "type": "text", "nullable": False}]
+    assert [r for _, r, _ in running.events()] == ["NullabilityChanging", "NullabilityChanged",
+                                                   "NullabilityChanged"]
+    assert running.table("things").columns[1].not_null
