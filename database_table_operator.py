@@ -28,6 +28,8 @@ from dbtable.model import DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.pool import ConnectionPool
+from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
+                                       DropUniqueConstraint, DropUniqueIndex)
 from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
 from dbtable.retention import InvalidRetention, parse_retention, purge_expired, purge_interval
@@ -47,6 +49,8 @@ EVENT_REASONS: dict[type, str] = {
     DropDefault: "DefaultChanged", DropNotNull: "NullabilityChanged",
     AddNotNullCheck: "NullabilityChanging", ValidateNotNullCheck: "NullabilityChanging",
     SetNotNull: "NullabilityChanged", DropNotNullCheck: "NullabilityChanged",
+    CreateUniqueIndex: "UniqueChanging", AttachUniqueConstraint: "UniqueChanged",
+    DropUniqueConstraint: "UniqueChanged", DropUniqueIndex: "UniqueChanging",
 }
 # A change applied in steps: the next call comes this soon (each one replans first).
 NEXT_STEP_DELAY_S = 1.0

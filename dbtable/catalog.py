@@ -33,6 +33,19 @@ SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod,
  ORDER BY a.attnum
 """
 # The operator's own CHECK constraints (by their prefix; see dbtable/column_operations.py).
+_UNIQUES = """
+SELECT con.conname::text,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.position)
+  FROM pg_constraint con WHERE con.conrelid = %(oid)s AND con.contype = 'u'
+ ORDER BY con.conname
+"""
+_UNIQUE_INDEXES = r"""
+SELECT i.relname::text, x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+ WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname
+"""
 _CHECKS = r"""
 SELECT con.conname, con.convalidated FROM pg_constraint con
  WHERE con.conrelid = %(oid)s AND con.contype = 'c' AND con.conname LIKE 'dbt\_nn\_%%'
@@ -128,10 +141,15 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
     key_row = cur.fetchone()
     cur.execute(_CHECKS, {"oid": oid})
     checks = tuple((name, bool(valid)) for name, valid in cur.fetchall())
+    cur.execute(_UNIQUES, {"oid": oid})
+    uniques = tuple((name, tuple(columns)) for name, columns in cur.fetchall())
+    cur.execute(_UNIQUE_INDEXES, {"oid": oid})
+    indexes = tuple((name, bool(valid)) for name, valid in cur.fetchall())
     return ActualTable(schema=schema, name=name, columns=columns,
                        primary_key=tuple(key_row[1]) if key_row else (),
                        primary_key_constraint=key_row[0] if key_row else None,
-                       owner=Owner.from_marker(comment), comment=comment, checks=checks)
+                       owner=Owner.from_marker(comment), comment=comment, checks=checks,
+                       uniques=uniques, unique_indexes=indexes)
 
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the
@@ -179,7 +197,13 @@ SELECT c.oid,
                 AND ck.conname LIKE 'dbt\\_nn\\_%%' ORDER BY ck.conname),
        ARRAY(SELECT ck.convalidated FROM pg_constraint ck
               WHERE ck.conrelid = c.oid AND ck.contype = 'c'
-                AND ck.conname LIKE 'dbt\\_nn\\_%%' ORDER BY ck.conname)
+                AND ck.conname LIKE 'dbt\\_nn\\_%%' ORDER BY ck.conname),
+       ARRAY(SELECT uq.conname::text FROM pg_constraint uq
+              WHERE uq.conrelid = c.oid AND uq.contype = 'u' ORDER BY uq.conname),
+       ARRAY(SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname),
+       ARRAY(SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname)
   FROM unnest(%(oids)s::oid[]) AS wanted(oid)
   JOIN pg_class c ON c.oid = wanted.oid
   LEFT JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
@@ -216,7 +240,8 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
     if candidates:
         cur.execute(_ALL_DETAILS, {"oids": list(candidates)})
         for oid, column_names, column_types, type_oids, typmods, key_name, key_columns, \
-                not_nulls, defaults, check_names, check_valid in cur.fetchall():
+                not_nulls, defaults, check_names, check_valid, unique_names, index_names, \
+                index_valid in cur.fetchall():
             name, comment = candidates[oid]
             tables.append(ActualTable(
                 schema=schema, name=name,
@@ -226,7 +251,11 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
                                                            defaults)),
                 primary_key=tuple(key_columns) if key_name else (),
                 primary_key_constraint=key_name, owner=Owner.from_marker(comment),
-                comment=comment, checks=tuple(zip(check_names, check_valid))))
+                comment=comment, checks=tuple(zip(check_names, check_valid)),
+                # The sweep needs only which constraints exist (it compares the operator's
+                # own by name); their columns are read by a reconcile.
+                uniques=tuple((name, ()) for name in unique_names),
+                unique_indexes=tuple(zip(index_names, index_valid))))
     blockers: dict[str, str] = {}
     if wanted:
         cur.execute(_ALL_BLOCKERS, {"schema": schema, "names": sorted(wanted)})

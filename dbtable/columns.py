@@ -13,7 +13,7 @@ from dbtable.errors import FieldError
 from dbtable.model import ColumnOptions, DesiredColumn
 from dbtable.names import InvalidName, describe_type, fold_identifier
 
-OPTION_FIELDS = ("nullable", "default", "previousNames")
+OPTION_FIELDS = ("nullable", "default", "unique", "previousNames")
 MAX_PREVIOUS_NAMES = 16
 
 
@@ -93,7 +93,7 @@ def _parse_options(value: object, field: str, in_key: bool,
                    errors: list[FieldError]) -> ColumnOptions | None:
     if not isinstance(value, Mapping):
         errors.append(FieldError(field, "must be a map of options (nullable, default, "
-                                        f"previousNames), got {describe_type(value)}"))
+                                        f"unique, previousNames), got {describe_type(value)}"))
         return None
     before = len(errors)
     for key in value:
@@ -107,6 +107,10 @@ def _parse_options(value: object, field: str, in_key: bool,
     elif nullable is True and in_key:
         errors.append(FieldError(f"{field}.nullable", "a primary key column is always NOT "
                                                       "NULL: remove nullable: true"))
+    unique = value.get("unique", False)
+    if not isinstance(unique, bool):
+        errors.append(FieldError(f"{field}.unique",
+                                 f"must be true or false, got {describe_type(unique)}"))
     default = None
     if "default" in value:
         try:
@@ -117,7 +121,8 @@ def _parse_options(value: object, field: str, in_key: bool,
                                      errors)
     if len(errors) > before:
         return None
-    return ColumnOptions(nullable=nullable, default=default, previous_names=previous)
+    return ColumnOptions(nullable=nullable, default=default, unique=unique,
+                         previous_names=previous)
 
 
 def _parse_previous_names(value: object, field: str,

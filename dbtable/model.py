@@ -31,6 +31,7 @@ class ColumnOptions:
 
     nullable: bool | None = None
     default: ColumnDefault | None = None
+    unique: bool = False  # a unique constraint of the operator's own on this column
     previous_names: tuple[str, ...] = ()
     # The default's constant as the column's type prints it, filled in by the server
     # (dbtable/resolve.py); None offline, or for a function.
@@ -92,3 +93,8 @@ class ActualTable:
     # CHECK constraints by name -> validated (convalidated): the planner looks for its own
     # "not null" checks here, to resume setting NOT NULL where a previous run stopped.
     checks: tuple[tuple[str, bool], ...] = ()
+    # Every unique constraint, anyone's: (name, columns); the operator's own are known by name.
+    uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The operator's own unique indexes by name -> valid (indisvalid): a failed concurrent
+    # build leaves an INVALID one, which is dropped and built again.
+    unique_indexes: tuple[tuple[str, bool], ...] = ()

@@ -146,17 +146,21 @@ class DropTable(Step):
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,  # noqa: F401
                                        DropNotNull, DropNotNullCheck, RenameColumn, SetDefault,
                                        SetNotNull, ValidateNotNullCheck)
+from dbtable.unique_operations import (AttachUniqueConstraint,  # noqa: E402,F401
+                                       CreateUniqueIndex, DropUniqueConstraint, DropUniqueIndex)
 
 Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryKey | MarkOwned \
     | ReclaimTable | MarkRetained | Unmark | DropTable | RenameColumn | DropColumn | SetDefault \
     | DropDefault | DropNotNull | AddNotNullCheck | ValidateNotNullCheck | SetNotNull \
-    | DropNotNullCheck
+    | DropNotNullCheck | CreateUniqueIndex | AttachUniqueConstraint | DropUniqueConstraint \
+    | DropUniqueIndex
 
 
 class RefusalReason(str, enum.Enum):
     COLUMN_REMOVED = "ColumnRemoved"
     COLUMN_RENAME = "ColumnRenameConflict"  # both the old and the new name exist
     NULLS_PRESENT = "NullsPresent"  # NOT NULL asked for, the column holds NULLs
+    DUPLICATES_PRESENT = "DuplicatesPresent"  # unique asked for, values repeat
     ROWS_PRESENT = "RowsPresent"  # NOT NULL without a constant default, on a table with rows
     TYPE_CHANGED = "TypeChanged"
     CONFLICT = "Conflict"
@@ -187,9 +191,12 @@ class Plan:
 
     def first_transaction(self) -> tuple[tuple[Operation, ...], tuple[Operation, ...]]:
         """The operations of the first transaction, and the rest: a transaction ends before
-        the next operation that needs one of its own."""
+        the next operation that needs one of its own; one that cannot run in a transaction
+        (CREATE INDEX CONCURRENTLY) is alone in its "transaction"."""
+        if self.operations and not self.operations[0].transactional:
+            return self.operations[:1], self.operations[1:]
         for index, op in enumerate(self.operations):
-            if index > 0 and op.own_transaction:
+            if index > 0 and (op.own_transaction or not op.transactional):
                 return self.operations[:index], self.operations[index:]
         return self.operations, ()
 
@@ -203,6 +210,11 @@ class Facts:
 
     rows: int | None = None
     nulls: tuple[tuple[str, int], ...] = ()  # (column as the spec names it, NULL count)
+    # (column as the spec names it, rows repeating a value: count(c) - count(DISTINCT c))
+    duplicates: tuple[tuple[str, int], ...] = ()
 
     def nulls_in(self, column: str) -> int:
         return dict(self.nulls).get(column, 0)
+
+    def duplicates_in(self, column: str) -> int:
+        return dict(self.duplicates).get(column, 0)

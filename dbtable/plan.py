@@ -20,7 +20,7 @@ from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable,  # noqa: 
                                 RenameTable, Unmark)
 from dbtable.ownership import MAX_NAME_BYTES, TableComment, retained_name
 from dbtable.plan_columns import (DropColumn, plan_added_column, plan_options,  # noqa: F401
-                                  plan_renames)
+                                  plan_renames, plan_uniques)
 
 NO_FACTS = Facts()
 
@@ -257,9 +257,11 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
         operations.append(AddPrimaryKey(table, desired.primary_key))
     now, later, refused = plan_options(table, desired, current, dict(actual.checks), facts)
     refusals.extend(refused)
+    unique_now, unique_later, refused = plan_uniques(table, desired, actual, facts)
+    refusals.extend(refused)
     if refusals:
         return Plan(refusals=tuple(refusals))
-    return Plan(operations=tuple(operations + now + later))
+    return Plan(operations=tuple(operations + now + unique_now + later + unique_later))
 
 
 def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:

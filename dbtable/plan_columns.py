@@ -16,6 +16,8 @@ from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,
 from dbtable.defaults import FUNCTIONS, normalize_catalog_default
 from dbtable.model import ActualColumn, ActualTable, DesiredColumn, DesiredTable
 from dbtable.operations import AddColumn, Facts, Operation, Refusal, RefusalReason
+from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
+                                       DropUniqueConstraint, DropUniqueIndex, unique_name)
 
 
 FUNCTION_SPELLINGS = frozenset(FUNCTIONS)
@@ -62,17 +64,23 @@ def plan_renames(desired: DesiredTable, actual: ActualTable
     return Renames(tuple(pairs)), refusals
 
 
-def needed_facts(desired: DesiredTable, actual: ActualTable) -> tuple[bool, tuple[str, ...]]:
+def needed_facts(desired: DesiredTable, actual: ActualTable
+                 ) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     """What the planner will ask of the rows: whether the table has any (a NOT NULL column
-    without a constant default is being added), and which existing columns (by their current
-    name) must be counted for NULLs (they are to become NOT NULL)."""
+    without a constant default is being added), which existing columns (by their current
+    name) must be counted for NULLs (they are to become NOT NULL), and which for repeated
+    values (they are to become unique)."""
     renames, _ = plan_renames(desired, actual)
     current = {renames.new_name(c.name): c for c in actual.columns}
     need_rows = any(_needs_empty_table(c) for c in desired.columns if c.name not in current)
     count = tuple(current[c.name].name for c in desired.columns
                   if c.name in current and c.options.nullable is False
                   and not current[c.name].not_null and c.name not in desired.primary_key)
-    return need_rows, count
+    owned = {name for name, _ in actual.uniques} | {n for n, ok in actual.unique_indexes if ok}
+    repeats = tuple(current[c.name].name for c in desired.columns
+                    if c.name in current and c.options.unique
+                    and unique_name(c.name) not in owned)
+    return need_rows, count, repeats
 
 
 def _needs_empty_table(column: DesiredColumn) -> bool:
@@ -106,6 +114,48 @@ def plan_added_column(table: str, column: DesiredColumn, facts: Facts,
             f"{table} has {rows} row(s) that would have no value; give it a default, or add "
             "it nullable, fill it, then set nullable: false")]
     return [AddColumn(table, column, not_null=not_null, default=default), *later], []
+
+
+def plan_uniques(table: str, desired: DesiredTable, actual: ActualTable, facts: Facts
+                 ) -> tuple[list[Operation], list[Operation], list[Refusal]]:
+    """The operator's own unique constraints: (in the first transaction, after it, refusals).
+    Only names the operator derives are ever dropped; anyone else's are left alone."""
+    constraints = {name for name, _ in actual.uniques}
+    indexes = dict(actual.unique_indexes)
+    wanted = {unique_name(c.name): c for c in desired.columns if c.options.unique}
+    now: list[Operation] = []
+    later: list[Operation] = []
+    refusals: list[Refusal] = []
+    for name, column in wanted.items():
+        if name in constraints:
+            continue
+        if indexes.get(name):  # built, not yet a constraint: a run stopped in between
+            now.append(AttachUniqueConstraint(table, column.name))
+            continue
+        repeats = facts.duplicates_in(column.name)
+        if repeats:
+            refusals.append(Refusal(
+                RefusalReason.DUPLICATES_PRESENT, f"spec.columnOptions.{column.name}.unique",
+                f"column {column.name} of table {table} repeats values in {repeats} row(s); "
+                "it cannot be made unique until they differ"))
+            continue
+        if name in indexes:  # INVALID: a concurrent build failed
+            later.append(DropUniqueIndex(table, column.name))
+        later += [CreateUniqueIndex(table, column.name), AttachUniqueConstraint(table, column.name)]
+    for name in sorted(constraints - set(wanted)):
+        column = _column_of(name, actual)
+        if column is not None:
+            now.append(DropUniqueConstraint(table, column))
+    for name in sorted(set(indexes) - set(wanted) - constraints):
+        column = _column_of(name, actual)
+        if column is not None:
+            later.append(DropUniqueIndex(table, column))
+    return now, later, refusals
+
+
+def _column_of(name: str, actual: ActualTable) -> str | None:
+    """The column whose derived unique name is ``name``: the operator's own, else None."""
+    return next((c.name for c in actual.columns if unique_name(c.name) == name), None)
 
 
 def plan_options(table: str, desired: DesiredTable, current: Mapping[str, ActualColumn],

@@ -62,7 +62,14 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
             conn.rollback()
             return Outcome(plan, (), owned)
         now, later = plan.first_transaction()
-        statements = _execute(conn, cur, Plan(operations=now), settings.schema)
+        if not now or now[0].transactional:
+            statements = _execute(conn, cur, Plan(operations=now), settings.schema)
+            return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
+                           applied=now, pending=later)
+    # CREATE INDEX CONCURRENTLY cannot run in a transaction block: alone, after the planning
+    # transaction has ended, under a session-level lock of the resource instead.
+    statements = _execute_alone(conn, settings, owner, now[0])
+    with conn, conn.cursor() as cur:
         return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
                        applied=now, pending=later)
 
@@ -136,18 +143,21 @@ def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
 def read_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
     """Count what the planner needs to refuse a change (rows, NULLs), in one scan at most;
     nothing when the change needs no count."""
-    need_rows, columns = needed_facts(desired, table)
-    if not need_rows and not columns:
+    need_rows, columns, repeats = needed_facts(desired, table)
+    if not need_rows and not columns and not repeats:
         return Facts()
     counts = [sql.SQL("count(*)")] + [
         sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c))
-        for c in columns]
+        for c in columns] + [
+        sql.SQL("count({0}) - count(DISTINCT {0})").format(sql.Identifier(c)) for c in repeats]
     cur.execute(sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(counts), sql.Identifier(table.schema, table.name)))
-    rows, *nulls = cur.fetchone()
+    rows, *found = cur.fetchone()
+    nulls, duplicates = found[:len(columns)], found[len(columns):]
     # Keyed by the spec's names: a column renamed in the same plan is counted by its old one.
     renamed = dict(plan_renames(desired, table)[0].pairs)
-    return Facts(rows=rows, nulls=tuple((renamed.get(c, c), n) for c, n in zip(columns, nulls)))
+    return Facts(rows=rows, nulls=tuple((renamed.get(c, c), n) for c, n in zip(columns, nulls)),
+                 duplicates=tuple((renamed.get(c, c), n) for c, n in zip(repeats, duplicates)))
 
 
 def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:
@@ -159,6 +169,31 @@ def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:
     # re-create) and this one then never work on the table at the same time.
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                 (LOCK_CLASS, f"resource:{owner}"))
+
+
+def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
+                   operation: Operation) -> tuple[str, ...]:
+    """One statement in autocommit, with the same bounds and the resource's lock held for
+    the session (released after, or with the session if the connection dies)."""
+    (statement,) = render((operation,), settings.schema)
+    text = statement.as_string(conn)
+    key = (LOCK_CLASS, f"resource:{owner}")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT set_config('lock_timeout', %s, false), "
+                        "set_config('statement_timeout', %s, false)",
+                        (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms"))
+            cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
+            try:
+                log.debug("SQL statement: %s;", text)
+                cur.execute(statement)
+            finally:
+                cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+                cur.execute("RESET lock_timeout; RESET statement_timeout")
+    finally:
+        conn.autocommit = False
+    return (text,)
 
 
 def _lock_names(cur: object, names: set[str]) -> None:

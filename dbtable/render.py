@@ -19,6 +19,8 @@ from dbtable.defaults import ColumnDefault
 from dbtable.model import DesiredColumn
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                                 DropTable, MarkOwned, Operation, RenameTable, Unmark)
+from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
+                                       DropUniqueConstraint, DropUniqueIndex)
 
 
 def render(operations: Iterable[Operation], schema: str) -> list[sql.Composed]:
@@ -159,6 +161,30 @@ def _(op: DropTable, schema: str) -> sql.Composed:
     # No CASCADE: a view or foreign key that depends on the table makes the drop fail
     # loudly instead of silently taking other objects with it.
     return sql.SQL("DROP TABLE {}").format(_table(schema, op.table))
+
+
+@_render.register
+def _(op: CreateUniqueIndex, schema: str) -> sql.Composed:
+    # IF NOT EXISTS: another replica may have built it between our plan and this statement.
+    return sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})").format(
+        sql.Identifier(op.name), _table(schema, op.table), sql.Identifier(op.column))
+
+
+@_render.register
+def _(op: AttachUniqueConstraint, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.name))
+
+
+@_render.register
+def _(op: DropUniqueConstraint, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_table(schema, op.table),
+                                                               sql.Identifier(op.name))
+
+
+@_render.register
+def _(op: DropUniqueIndex, schema: str) -> sql.Composed:
+    return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, op.name))
 
 
 def to_text(statement: sql.Composable) -> str:

@@ -112,6 +112,8 @@ class Reporter:
             self.patch_status["tableName"] = table.name
             self.patch_status["columns"] = [_column_status(c) for c in table.columns]
             self.patch_status["primaryKey"] = list(table.primary_key)
+            self.patch_status["uniqueConstraints"] = [
+                {"name": name, "columns": list(columns)} for name, columns in table.uniques]
 
 
 def step_name(op: Operation) -> str:

@@ -15,6 +15,9 @@ class Step:
 
     lock: ClassVar[str] = ACCESS_EXCLUSIVE
     own_transaction: ClassVar[bool] = False
+    # False: cannot run inside a transaction block at all (CREATE INDEX CONCURRENTLY); it runs
+    # alone, in autocommit, under a session-level advisory lock.
+    transactional: ClassVar[bool] = True
     # False for a change that takes something away (a column, a constraint, a name): the
     # drift sweep never applies those on its own (plan.plan_repair).
     additive: ClassVar[bool] = True

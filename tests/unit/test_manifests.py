@@ -484,7 +484,7 @@ def test_cel_rules_run_after_a_pattern_error_but_not_after_a_blocking_one(
 def test_status_declares_what_the_operator_writes(version: dict[str, Any]) -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert set(status) == {"conditions", "observedGeneration", "tableName", "columns",
-                           "primaryKey"}
+                           "primaryKey", "uniqueConstraints"}
     conditions = status["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map"
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]
@@ -713,7 +713,8 @@ def test_good_options_are_accepted_by_admission_and_by_the_parser(
     ({"columnOptions": {"STATUS": {"default": "'a' || 'b'"}}}, "default: does not match"),
     ({"columnOptions": {"STATUS": {"default": "1; DROP TABLE x"}}}, "default: does not match"),
     ({"columnOptions": {"STATUS": {"nullable": "no"}}}, "nullable: must be boolean"),
-    ({"columnOptions": {"STATUS": {"unique": True}}}, "unique: unknown field"),
+    ({"columnOptions": {"STATUS": {"references": "T"}}}, "references: unknown field"),
+    ({"columnOptions": {"STATUS": {"unique": "yes"}}}, "unique: must be boolean"),
     ({"columnOptions": {"STATUS": {"previousNames": ["a b"]}}}, "previousNames[0]: does not"),
     ({"columnOptions": {"STATUS": {"previousNames": [f"p{i}" for i in range(17)]}}},
      "too many"),

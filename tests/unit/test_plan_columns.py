@@ -1,6 +1,7 @@
 """Every row of "Changing a table": the plan for each change, its refusals, its SQL."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -305,3 +306,64 @@ def test_the_drift_sweep_restores_what_only_adds() -> None:
     spec = desired(columnOptions={"STATUS": {"default": "'new'"}, "EMAIL": {"nullable": False}})
     p = plan(spec, actual())
     assert plan_repair(p) == p and p.operations
+
+
+# --- unique ----------------------------------------------------------------------------------
+
+def test_unique_is_built_concurrently_outside_any_transaction_then_attached() -> None:
+    from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
+                                           unique_name)
+
+    p = plan(desired(columnOptions={"EMAIL": {"unique": True}}), actual(), Facts(rows=3))
+    assert p.operations == (CreateUniqueIndex("orders", "email"),
+                            AttachUniqueConstraint("orders", "email"))
+    assert p.first_transaction() == ((CreateUniqueIndex("orders", "email"),),
+                                     (AttachUniqueConstraint("orders", "email"),))
+    name = unique_name("email")
+    assert sql_of(p) == [
+        f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON "public"."orders" ("email")',
+        f'ALTER TABLE "public"."orders" ADD CONSTRAINT "{name}" UNIQUE USING INDEX "{name}"']
+    assert not p.operations[0].transactional and p.operations[1].own_transaction
+
+
+def test_unique_is_refused_while_values_repeat_and_says_how_many() -> None:
+    p = plan(desired(columnOptions={"EMAIL": {"unique": True}}), actual(),
+             Facts(rows=9, duplicates=(("email", 2),)))
+    (refusal,) = p.refusals
+    assert (refusal.reason, refusal.field) == (RefusalReason.DUPLICATES_PRESENT,
+                                               "spec.columnOptions.email.unique")
+    assert "2 row(s)" in refusal.message and p.operations == ()
+
+
+def test_an_invalid_index_of_ours_is_dropped_and_built_again() -> None:
+    from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
+                                           DropUniqueIndex, unique_name)
+
+    table = dataclasses.replace(actual(), unique_indexes=((unique_name("email"), False),))
+    p = plan(desired(columnOptions={"EMAIL": {"unique": True}}), table)
+    assert p.operations == (DropUniqueIndex("orders", "email"),
+                            CreateUniqueIndex("orders", "email"),
+                            AttachUniqueConstraint("orders", "email"))
+    assert sql_of(p)[0] == (f'DROP INDEX CONCURRENTLY IF EXISTS "public".'
+                            f'"{unique_name("email")}"')
+
+
+def test_a_valid_index_of_ours_without_its_constraint_is_attached() -> None:
+    from dbtable.unique_operations import AttachUniqueConstraint, unique_name
+
+    table = dataclasses.replace(actual(), unique_indexes=((unique_name("email"), True),))
+    assert plan(desired(columnOptions={"EMAIL": {"unique": True}}), table).operations == (
+        AttachUniqueConstraint("orders", "email"),)
+
+
+def test_unique_false_drops_only_the_operators_own_constraint() -> None:
+    from dbtable.unique_operations import DropUniqueConstraint, unique_name
+
+    table = dataclasses.replace(actual(), uniques=(
+        (unique_name("email"), ("email",)), ("status_key", ("status",))))
+    p = plan(desired(), table)
+    assert p.operations == (DropUniqueConstraint("orders", "email"),)
+    assert sql_of(p) == [f'ALTER TABLE "public"."orders" DROP CONSTRAINT '
+                         f'"{unique_name("email")}"']
+    assert plan(desired(columnOptions={"EMAIL": {"unique": True}}), table) == Plan()
+    assert plan_repair(p).refusals[0].reason is RefusalReason.DRIFTED
