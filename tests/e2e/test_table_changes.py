@@ -1,0 +1,79 @@
+"""Issue 9's example through the API server and the running operator: created, then each
+change made with kubectl apply, with the Events and the status of each."""
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Database, Namespace
+from tests.support.k8s import resource, wait_for
+
+NAME = "orders"
+COLUMNS = [{"ID": "bigint"}, {"CUST_ID": "bigint"}, {"EMAIL": "varchar(200)"},
+           {"STATUS": "text"}, {"LEGACY_FLAG": "boolean"}]
+
+
+def spec(**changes: Any) -> dict[str, Any]:
+    return {"tableName": "ORDERS", "columns": COLUMNS, "primaryKey": "ID", **changes}
+
+
+def reasons(namespace: Namespace) -> list[str]:
+    return [e["reason"] for e in namespace.events(NAME) if e["type"] == "Normal"]
+
+
+def settle(namespace: Namespace, reason: str) -> dict[str, Any]:
+    """Ready again for the current generation, and the Event of the change posted."""
+    namespace.wait_ready(NAME, timeout=90)
+    wait_for(lambda: reason in reasons(namespace), timeout=30, message=f"a {reason} Event")
+    return namespace.get(NAME)["status"]
+
+
+def test_the_issues_example_changed_step_by_step(namespace: Namespace, database: Database,
+                                                  start_operator) -> None:
+    start_operator("container")
+    namespace.apply(resource(NAME, spec()))
+    settle(namespace, "TableCreated")
+    database.execute("INSERT INTO public.orders (id, cust_id, email, legacy_flag) "
+                     "SELECT g, g, 'u' || g || '@example.org', true "
+                     "FROM generate_series(1, 100) g")
+
+    # Rename CUST_ID to CUSTOMER_ID, keeping its data.
+    renamed = [{"ID": "bigint"}, {"CUSTOMER_ID": "bigint"}, *COLUMNS[2:]]
+    options: dict[str, Any] = {"CUSTOMER_ID": {"previousNames": ["CUST_ID"]}}
+    namespace.apply(resource(NAME, spec(columns=renamed, columnOptions=options)))
+    settle(namespace, "ColumnRenamed")
+    assert database.execute("SELECT sum(customer_id) FROM public.orders") == [(5050,)]
+
+    # EMAIL NOT NULL and unique, STATUS a default, in steps (Reconciling in between).
+    options = {**options, "EMAIL": {"nullable": False, "unique": True},
+               "STATUS": {"default": "'new'"}}
+    namespace.apply(resource(NAME, spec(columns=renamed, columnOptions=options)))
+    status = settle(namespace, "UniqueChanged")
+    email = next(c for c in status["columns"] if c["name"] == "email")
+    assert email["nullable"] is False
+    assert next(c for c in status["columns"] if c["name"] == "status")["default"] == \
+        "'new'::text"
+    assert [u["columns"] for u in status["uniqueConstraints"]] == [["email"]]
+    for reason in ("NullabilityChanging", "NullabilityChanged", "DefaultChanged",
+                   "UniqueChanging"):
+        assert reason in reasons(namespace), reasons(namespace)
+
+    # Removing LEGACY_FLAG without saying so: kubectl apply itself fails (transition rule).
+    kept = renamed[:4]
+    refused = namespace.apply(resource(NAME, spec(columns=kept, columnOptions=options)),
+                              check=False)
+    assert refused.returncode != 0 and "spec.dropColumns" in refused.stderr
+
+    # Named in dropColumns: dropped.
+    namespace.apply(resource(NAME, spec(columns=kept, columnOptions=options,
+                                        dropColumns=["LEGACY_FLAG"])))
+    settle(namespace, "ColumnDropped")
+    assert [c.name for c in database.table("orders").columns] == [
+        "id", "customer_id", "email", "status"]
+
+    # NOT NULL on a column holding NULLs: refused, with the count.
+    database.execute("UPDATE public.orders SET status = NULL")
+    options = {**options, "STATUS": {"default": "'new'", "nullable": False}}
+    namespace.apply(resource(NAME, spec(columns=kept, columnOptions=options,
+                                        dropColumns=["LEGACY_FLAG"])))
+    ready = namespace.wait_ready(NAME, status="False", timeout=90)
+    assert ready["reason"] == "NullsPresent" and "NULL in 100 row(s)" in ready["message"]
