@@ -3,6 +3,8 @@ puts it there for the operator it profiles; never in the image or the tests).
 
 DBT_PROFILE_REQUESTS=FILE   one JSON line per Kubernetes API request the process sends through
                             aiohttp (Kopf's client): time, method, URL, JSON payload.
+DBT_PROFILE_CONNECTION_LIMIT=N  an experiment: every aiohttp.TCPConnector gets limit=N
+                            (Kopf asks for limit=0, no limit).
 DBT_PROFILE_TRACEMALLOC=FILE  trace allocations from startup (imports included); each SIGUSR2
                             writes a tracemalloc snapshot to FILE.1, FILE.2, ...
 """
@@ -76,3 +78,17 @@ if os.environ.get("DBT_PROFILE_REQUESTS"):
         return _original(self, method, url, **kwargs)
 
     aiohttp.ClientSession.request = _request
+
+if os.environ.get("DBT_PROFILE_CONNECTION_LIMIT"):
+    import functools
+
+    import aiohttp
+
+    _connector_init = aiohttp.TCPConnector.__init__
+
+    @functools.wraps(_connector_init)
+    def _limited(self, *args, **kwargs):
+        kwargs["limit"] = int(os.environ["DBT_PROFILE_CONNECTION_LIMIT"])
+        _connector_init(self, *args, **kwargs)
+
+    aiohttp.TCPConnector.__init__ = _limited
