@@ -189,10 +189,14 @@ def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
                 log.debug("SQL statement: %s;", text)
                 cur.execute(statement)
             finally:
-                cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
-                cur.execute("RESET lock_timeout; RESET statement_timeout")
+                # A lost connection took the lock and the settings with it: the statement's
+                # own error is the one to report.
+                if not conn.closed:
+                    cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+                    cur.execute("RESET lock_timeout; RESET statement_timeout")
     finally:
-        conn.autocommit = False
+        if not conn.closed:
+            conn.autocommit = False
     return (text,)
 
 
