@@ -33,24 +33,27 @@ SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod,
  ORDER BY a.attnum
 """
 # The operator's own CHECK constraints (by their prefix; see dbtable/column_operations.py).
-_UNIQUES = """
-SELECT con.conname::text,
-       ARRAY(SELECT a.attname::text
-               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
-               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-              ORDER BY k.position)
-  FROM pg_constraint con WHERE con.conrelid = %(oid)s AND con.contype = 'u'
- ORDER BY con.conname
+# The operator's own NOT NULL checks and unique indexes (by their prefixes; see
+# dbtable/column_operations.py and unique_operations.py) and every unique constraint, in one
+# round trip.
+_CONSTRAINTS = r"""
+SELECT ARRAY(SELECT con.conname::text FROM pg_constraint con
+              WHERE con.conrelid = %(oid)s AND con.contype = 'c'
+                AND con.conname LIKE 'dbt\_nn\_%%' ORDER BY con.conname),
+       ARRAY(SELECT con.convalidated FROM pg_constraint con
+              WHERE con.conrelid = %(oid)s AND con.contype = 'c'
+                AND con.conname LIKE 'dbt\_nn\_%%' ORDER BY con.conname),
+       (SELECT coalesce(json_agg(json_build_array(con.conname, ARRAY(
+                 SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(n, p)
+                   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+                  ORDER BY k.p)) ORDER BY con.conname), '[]')
+          FROM pg_constraint con WHERE con.conrelid = %(oid)s AND con.contype = 'u'),
+       ARRAY(SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname),
+       ARRAY(SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname)
 """
-_UNIQUE_INDEXES = r"""
-SELECT i.relname::text, x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
- WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname
-"""
-_CHECKS = r"""
-SELECT con.conname, con.convalidated FROM pg_constraint con
- WHERE con.conrelid = %(oid)s AND con.contype = 'c' AND con.conname LIKE 'dbt\_nn\_%%'
- ORDER BY con.conname
-"""
+
 _PRIMARY_KEY = """
 SELECT con.conname,
        ARRAY(SELECT a.attname
@@ -139,12 +142,11 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
                     for n, t, type_oid, typmod, not_null, default in cur.fetchall())
     cur.execute(_PRIMARY_KEY, {"oid": oid})
     key_row = cur.fetchone()
-    cur.execute(_CHECKS, {"oid": oid})
-    checks = tuple((name, bool(valid)) for name, valid in cur.fetchall())
-    cur.execute(_UNIQUES, {"oid": oid})
-    uniques = tuple((name, tuple(columns)) for name, columns in cur.fetchall())
-    cur.execute(_UNIQUE_INDEXES, {"oid": oid})
-    indexes = tuple((name, bool(valid)) for name, valid in cur.fetchall())
+    cur.execute(_CONSTRAINTS, {"oid": oid})
+    check_names, check_valid, unique_list, index_names, index_valid = cur.fetchone()
+    checks = tuple(zip(check_names, check_valid))
+    uniques = tuple((name, tuple(columns)) for name, columns in unique_list)
+    indexes = tuple(zip(index_names, index_valid))
     return ActualTable(schema=schema, name=name, columns=columns,
                        primary_key=tuple(key_row[1]) if key_row else (),
                        primary_key_constraint=key_row[0] if key_row else None,
