@@ -15,16 +15,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
 from dbtable.catalog import read_blocker, read_owned_table, read_table
-from dbtable.database import DatabaseSettings
+from dbtable.database import DatabaseSettings, is_connection_error
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import Facts, Operation, Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.plan_columns import needed_facts, plan_renames
 from dbtable.render import render
 from dbtable.resolve import resolve_defaults, resolve_types
+from dbtable.unique_operations import CreateUniqueIndex, DropUniqueIndex
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +190,9 @@ def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
             try:
                 log.debug("SQL statement: %s;", text)
                 cur.execute(statement)
+            except psycopg2.Error as e:
+                _clean_up_after(conn, cur, operation, settings.schema, e)
+                raise
             finally:
                 # A lost connection took the lock and the settings with it: the statement's
                 # own error is the one to report.
@@ -198,6 +203,19 @@ def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
         if not conn.closed:
             conn.autocommit = False
     return (text,)
+
+
+def _clean_up_after(conn: Connection, cur: Any, operation: Operation, schema: str,
+                    error: psycopg2.Error) -> None:
+    """A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an INVALID index, which still refuses
+    new duplicates while the status says the constraint is not there: drop it at once (the
+    next plan would too). Not when the connection is gone: then the next plan does it."""
+    if not isinstance(operation, CreateUniqueIndex) or conn.closed \
+            or is_connection_error(error):
+        return
+    (drop,) = render((DropUniqueIndex(operation.table, operation.column),), schema)
+    log.debug("SQL statement: %s;", drop.as_string(conn))
+    cur.execute(drop)
 
 
 def _lock_names(cur: object, names: set[str]) -> None:

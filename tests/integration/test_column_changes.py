@@ -354,3 +354,20 @@ def test_a_unique_constraint_made_by_someone_else_is_reported_and_never_dropped(
     assert not any("status_once" in s for o in outcomes for s in o.statements)
     assert outcomes[-1].table.uniques == (("status_once", ("status",)),)
     assert unique_name("email") not in [n for n, _ in _indexes(conn, settings)]
+
+
+def test_a_failed_concurrent_build_drops_its_invalid_index_at_once(conn, settings) -> None:
+    """Values that repeat only after the count (a write between the plan and the build):
+    the build fails, and the INVALID index it left, which would still refuse new duplicates,
+    is dropped before the error is reported."""
+    from psycopg2 import errors
+
+    from dbtable.reconcile import _execute_alone
+    from dbtable.unique_operations import CreateUniqueIndex
+
+    apply(conn, settings)
+    execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
+    with pytest.raises(errors.UniqueViolation):
+        _execute_alone(conn, settings, OWNER, CreateUniqueIndex("orders", "email"))
+    assert _indexes(conn, settings) == [("orders_pkey", True)]
+    execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (3, 'a')")  # not refused
