@@ -1,7 +1,8 @@
 """``python -m database_table_operator plan FILE [--database-url URL]``: a dry run.
 
-Prints the SQL the operator would run for each DatabaseTable in FILE, using the operator's own
-parse, plan and render code: against an empty database without a URL, against the live one
+Prints the SQL the operator would run for each DatabaseTable in FILE, each statement followed by
+the lock it takes and whether it scans or rewrites the table, using the operator's own parse,
+plan and render code: against an empty database without a URL, against the live one
 with it (read-only). Invalid resources print nothing on stdout, explain themselves on stderr
 naming the field, and make the exit status non-zero.
 """
@@ -25,6 +26,7 @@ from dbtable.plan import MarkOwned
 from dbtable.reconcile import preview
 from dbtable.render import to_text
 from dbtable.spec import parse_spec
+from dbtable.steps import table_effect
 
 EXIT_INVALID = 2
 EXIT_REFUSED = 3
@@ -155,7 +157,8 @@ def _plan(resources: list[Resource], url: str | None, stdout: TextIO, stderr: Te
                         output.append(f"-- and mark the table as owned by DatabaseTable "
                                       f"{resource.owner} (uid assigned by Kubernetes)")
                     else:
-                        output.append(f"{to_text(statement)};")
+                        output.append(f"{to_text(statement)};  -- {operation.lock} lock, "
+                                      f"{table_effect(operation)}")
             else:
                 output.append(f"{header}: up to date, nothing to do")
     finally:

@@ -26,6 +26,7 @@ def not_null_check_name(column: str) -> str:
 @dataclass(frozen=True)
 class RenameColumn(Step):
     additive = False
+    scans = rewrites = False  # the catalog only
     table: str
     old_name: str
     new_name: str
@@ -37,6 +38,7 @@ class RenameColumn(Step):
 @dataclass(frozen=True)
 class DropColumn(Step):
     additive = False
+    scans = rewrites = False  # the column is only marked dropped; its space is reused later
     table: str
     column: str
 
@@ -46,6 +48,7 @@ class DropColumn(Step):
 
 @dataclass(frozen=True)
 class SetDefault(Step):
+    scans = rewrites = False  # for rows inserted from now on
     table: str
     column: str
     default: ColumnDefault
@@ -57,6 +60,7 @@ class SetDefault(Step):
 @dataclass(frozen=True)
 class DropDefault(Step):
     additive = False
+    scans = rewrites = False
     table: str
     column: str
 
@@ -67,6 +71,7 @@ class DropDefault(Step):
 @dataclass(frozen=True)
 class DropNotNull(Step):
     additive = False
+    scans = rewrites = False
     table: str
     column: str
 
@@ -78,6 +83,7 @@ class DropNotNull(Step):
 class AddNotNullCheck(Step):
     """``CHECK (c IS NOT NULL) NOT VALID``: enforced for new rows at once, no scan."""
 
+    scans = rewrites = False
     table: str
     column: str
 
@@ -96,6 +102,8 @@ class ValidateNotNullCheck(Step):
 
     lock = SHARE_UPDATE_EXCLUSIVE
     own_transaction = True
+    scans = True
+    rewrites = False
     table: str
     column: str
 
@@ -109,8 +117,10 @@ class ValidateNotNullCheck(Step):
 
 @dataclass(frozen=True)
 class SetNotNull(Step):
-    """No scan: the valid check proves there are no NULLs (PostgreSQL 12 and later)."""
+    """No scan: the valid check proves there are no NULLs (PostgreSQL 12 and later). The
+    planner only ever plans it after the check is valid (plan_columns._nullability_change)."""
 
+    scans = rewrites = False
     table: str
     column: str
 
@@ -123,6 +133,7 @@ class DropNotNullCheck(Step):
     """Drops the operator's own check (by its derived name), never anyone else's."""
 
     additive = True  # only ever the operator's own helper constraint
+    scans = rewrites = False
     table: str
     column: str
 

@@ -18,6 +18,7 @@ from dbtable.steps import SHARE_UPDATE_EXCLUSIVE, Step
 
 @dataclass(frozen=True)
 class CreateTable(Step):
+    scans = rewrites = False  # a new, empty table
     table: str
     columns: tuple[DesiredColumn, ...]
     primary_key: tuple[str, ...]
@@ -30,6 +31,7 @@ class CreateTable(Step):
 
 @dataclass(frozen=True)
 class RenameTable(Step):
+    scans = rewrites = False  # the catalog only
     table: str
     new_name: str
 
@@ -40,8 +42,11 @@ class RenameTable(Step):
 @dataclass(frozen=True)
 class AddColumn(Step):
     """ADD COLUMN, with NOT NULL and a DEFAULT when the planner found them safe to add at once
-    (a constant default fills existing rows without a rewrite on PostgreSQL 11 and later)."""
+    (a constant default fills existing rows without a rewrite on PostgreSQL 11 and later).
+    The planner gives it a volatile default, or NOT NULL without a default, only on an empty
+    table (plan_columns.plan_added_column), so it never scans or rewrites rows."""
 
+    scans = rewrites = False
     table: str
     column: DesiredColumn
     not_null: bool = False
@@ -57,6 +62,7 @@ class AddColumn(Step):
 @dataclass(frozen=True)
 class DropPrimaryKey(Step):
     additive = False
+    scans = rewrites = False  # drops the index
     table: str
     constraint: str
     columns: tuple[str, ...]
@@ -67,6 +73,8 @@ class DropPrimaryKey(Step):
 
 @dataclass(frozen=True)
 class AddPrimaryKey(Step):
+    scans = True  # builds the unique index (and checks NOT NULL) under ACCESS EXCLUSIVE
+    rewrites = False
     table: str
     columns: tuple[str, ...]
 
@@ -79,6 +87,7 @@ class MarkOwned(Step):
     """Write the ownership marker into the table comment, beside the users' text (``keep``)."""
 
     lock = SHARE_UPDATE_EXCLUSIVE  # COMMENT ON TABLE
+    scans = rewrites = False
 
     table: str
     owner: Owner
@@ -127,6 +136,8 @@ class MarkRetained(MarkOwned):
 class Unmark(Step):
     """Remove the ownership marker, keep the users' text: the table is left to its users."""
 
+    scans = rewrites = False
+
     table: str
     keep: str | None = None
 
@@ -137,6 +148,7 @@ class Unmark(Step):
 @dataclass(frozen=True)
 class DropTable(Step):
     additive = False
+    scans = rewrites = False
     table: str
 
     def describe(self) -> str:

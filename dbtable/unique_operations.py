@@ -29,6 +29,8 @@ class CreateUniqueIndex(Step):
     lock = SHARE_UPDATE_EXCLUSIVE
     own_transaction = True
     transactional = False
+    scans = True  # twice, concurrently: reads and writes go on
+    rewrites = False
     table: str
     column: str
 
@@ -44,6 +46,7 @@ class CreateUniqueIndex(Step):
 @dataclass(frozen=True)
 class AttachUniqueConstraint(Step):
     own_transaction = True
+    scans = rewrites = False  # the index is built and valid already
     table: str
     column: str
 
@@ -58,6 +61,7 @@ class AttachUniqueConstraint(Step):
 @dataclass(frozen=True)
 class DropUniqueConstraint(Step):
     additive = False
+    scans = rewrites = False
     table: str
     column: str
 
@@ -77,6 +81,7 @@ class DropUniqueIndex(Step):
     lock = SHARE_UPDATE_EXCLUSIVE
     own_transaction = True
     transactional = False
+    scans = rewrites = False
     table: str
     column: str
 

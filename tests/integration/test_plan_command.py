@@ -56,7 +56,8 @@ def test_live_diff_prints_only_the_changes(operator_db, conn, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "-- DatabaseTable default/plan-diff",
-        'ALTER TABLE "public"."plan_diff" ADD COLUMN "note" text;']
+        'ALTER TABLE "public"."plan_diff" ADD COLUMN "note" text;  -- ACCESS EXCLUSIVE lock, '
+        'no scan, no rewrite']
     assert operator_db["password"] not in result.stdout + result.stderr
 
     manifest.write_text(manifest.read_text().replace("{ID: integer}, {NOTE: text}", "{ID: bigint}"))
@@ -71,3 +72,35 @@ def test_unreachable_database_is_reported_without_the_password(operator_db) -> N
     assert result.returncode != 0 and result.stdout == ""
     assert "cannot connect" in result.stderr
     assert operator_db["password"] not in result.stderr
+
+
+def test_each_statement_says_its_lock_and_whether_it_scans(operator_db, conn,
+                                                          tmp_path: Path) -> None:
+    """NOT NULL and unique on a live table: the scanning steps say so, the others do not."""
+    settings = DatabaseSettings(url=operator_db["url"])
+    spec = {"tableName": "PLAN_STEPS", "columns": [{"ID": "integer"}, {"EMAIL": "text"}],
+            "primaryKey": "ID"}
+    reconcile_table(conn, settings, parse_spec(spec), Owner("default", "plan-steps", "u-2"))
+    manifest = tmp_path / "steps.yaml"
+    manifest.write_text("apiVersion: kopf.demo/v1\nkind: DatabaseTable\n"
+                        "metadata: {name: plan-steps, namespace: default}\n"
+                        "spec: {tableName: PLAN_STEPS, columns: [{ID: integer}, {EMAIL: text}], "
+                        "primaryKey: ID, columnOptions: {EMAIL: {nullable: false, unique: true}}}\n")
+    result = plan(str(manifest), "--database-url", operator_db["url"])
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)  # the README's example is this output
+    effects = [line.split(";  -- ", 1)[1] for line in result.stdout.splitlines()
+               if ";  -- " in line]
+    statements = [line.split(";  -- ", 1)[0] for line in result.stdout.splitlines()
+                  if ";  -- " in line]
+    verbs = ["NOT VALID", "VALIDATE CONSTRAINT", "SET NOT NULL", "DROP CONSTRAINT",
+             "CREATE UNIQUE INDEX CONCURRENTLY", "UNIQUE USING INDEX"]
+    assert len(statements) == len(verbs)
+    assert all(verb in statement for verb, statement in zip(verbs, statements)), statements
+    assert effects == [
+        "ACCESS EXCLUSIVE lock, no scan, no rewrite",
+        "SHARE UPDATE EXCLUSIVE lock, scans the table, reads and writes go on",
+        "ACCESS EXCLUSIVE lock, no scan, no rewrite",
+        "ACCESS EXCLUSIVE lock, no scan, no rewrite",
+        "SHARE UPDATE EXCLUSIVE lock, scans the table, reads and writes go on",
+        "ACCESS EXCLUSIVE lock, no scan, no rewrite"]

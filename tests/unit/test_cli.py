@@ -21,7 +21,8 @@ def test_seed_example_plans_a_create_table() -> None:
     lines = out.splitlines()
     assert lines[0] == "-- DatabaseTable default/website-users"
     assert lines[1].startswith('CREATE TABLE "public"."website_users" ("user_id" integer, ')
-    assert lines[1].endswith('PRIMARY KEY ("user_id"));')
+    assert lines[1].endswith('PRIMARY KEY ("user_id"));  -- ACCESS EXCLUSIVE lock, '
+                             'no scan, no rewrite')
     assert lines[2:] == ["-- and mark the table as owned by DatabaseTable default/website-users "
                          "(uid assigned by Kubernetes)"]
 
