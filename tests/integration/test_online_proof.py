@@ -1,0 +1,164 @@
+"""The online proof (issue 9): each change of "Changing a table" applied to a table of 200,000
+rows by the operator's own reconcile code while 4 clients write and read it without pause.
+
+No client statement may fail, and none may wait longer than the operator's lock_timeout plus
+500 ms. A long report holds the table (ACCESS SHARE) as each change begins, so every change that
+needs an exclusive lock has to wait: that wait must end at lock_timeout and be retried (as Kopf
+retries the handler), never queue the clients behind it for as long as the report runs. The
+clients write the columns each change touches (and rows the new constraint checks), so they
+really conflict with it; their statements are checked to have run while the change ran.
+
+Each test first brings the table to the state before its change (a no-op when the module runs
+in order), so any one of them also runs alone (``-k``).
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from dbtable.database import DatabaseSettings, connect
+from dbtable.model import Owner
+from dbtable.reconcile import reconcile_table
+from dbtable.spec import parse_spec
+from tests.support.online import Reader, Traffic, converge, fill
+
+pytestmark = pytest.mark.integration
+
+ROWS = 200_000
+LOCK_TIMEOUT_MS = 300
+BOUND_S = LOCK_TIMEOUT_MS / 1000 + 0.5  # the issue's bound on any client statement's wait
+READER_S = 1.5  # the report's length: far beyond the bound, so a wait for it would show
+OWNER = Owner("default", "orders", "5f1e0c2a-0000-4000-8000-00000000091e")
+BASE_COLUMNS: list[dict[str, str]] = [{"ID": "bigint"}, {"CUST_ID": "bigint"},
+                                      {"EMAIL": "varchar(200)"}, {"STATUS": "text"},
+                                      {"LEGACY_FLAG": "boolean"}]
+
+Catalog = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the issue's table: the spec after it, and what the catalog shows then."""
+
+    label: str
+    spec: dict[str, Any]
+    applied: Callable[[Catalog], bool]
+    exclusive: bool = True  # takes an ACCESS EXCLUSIVE lock at some step (the report blocks it)
+
+
+def _specs() -> list[Change]:
+    """The changes in order, each spec built on the one before."""
+    columns = [*BASE_COLUMNS, {"PRIORITY": "integer"}]
+    options: dict[str, Any] = {"PRIORITY": {"default": "0"}}
+    changes: list[Change] = []
+
+    def step(label: str, applied: Callable[[Catalog], bool], exclusive: bool = True,
+             **extra: Any) -> None:
+        spec = {"tableName": "ORDERS", "primaryKey": "ID", "columns": list(columns),
+                "columnOptions": {k: dict(v) for k, v in options.items()}, **extra}
+        changes.append(Change(label, spec, applied, exclusive))
+
+    step("add a column with a constant default",
+         lambda c: c["columns"]["priority"] == ("integer", False, "0"))
+    options["STATUS"] = {"nullable": False}
+    step("set NOT NULL", lambda c: c["columns"]["status"][1] is True)
+    options["STATUS"] = {"nullable": True}
+    step("drop NOT NULL", lambda c: c["columns"]["status"][1] is False)
+    options["STATUS"] = {"nullable": True, "default": "'new'"}
+    step("set a default", lambda c: c["columns"]["status"][2] == "'new'::text")
+    options["PRIORITY"] = {"default": "null"}
+    step("drop a default", lambda c: c["columns"]["priority"][2] is None)
+    options["EMAIL"] = {"unique": True}
+    step("add unique", lambda c: "UNIQUE (email)" in c["constraints"].values())
+    columns[1] = {"CUSTOMER_ID": "bigint"}
+    options["CUSTOMER_ID"] = {"previousNames": ["CUST_ID"]}
+    step("rename a column", lambda c: "customer_id" in c["columns"]
+         and "cust_id" not in c["columns"])
+    del columns[4]  # LEGACY_FLAG
+    step("drop a column", lambda c: "legacy_flag" not in c["columns"],
+         dropColumns=["LEGACY_FLAG"])
+    return changes
+
+
+CHANGES = _specs()
+
+
+@pytest.fixture(scope="module")
+def orders(operator_db: dict[str, str]) -> Iterator[tuple[DatabaseSettings, Any]]:
+    """The base table in a schema of its own with ROWS rows, and the operator's connection."""
+    settings = DatabaseSettings(url=operator_db["url"], schema=f"online_{secrets.token_hex(4)}",
+                                lock_timeout_ms=LOCK_TIMEOUT_MS, statement_timeout_ms=60000)
+    conn = connect(settings)
+    conn.answer_timeout_s = settings.answer_timeout_s  # as the pool sets it for a reconcile
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(settings.schema)))
+    base = {"tableName": "ORDERS", "primaryKey": "ID", "columns": BASE_COLUMNS}
+    reconcile_table(conn, settings, parse_spec(base), OWNER)
+    with conn, conn.cursor() as cur:
+        fill(cur, sql.Identifier(settings.schema, "orders"), ROWS)
+    yield settings, conn
+    conn.close()
+
+
+def read_catalog(conn: Any, schema: str) -> Catalog:
+    """Columns (type, NOT NULL, default), constraints and indexes of orders, by name."""
+    with conn, conn.cursor() as cur:
+        cur.execute("""
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   pg_get_expr(d.adbin, d.adrelid)
+            FROM pg_attribute a LEFT JOIN pg_attrdef d
+              ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
+                    (f'"{schema}".orders',))
+        columns = {name: (type_, notnull, default) for name, type_, notnull, default in cur}
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass", (f'"{schema}".orders',))
+        constraints = dict(cur.fetchall())
+        cur.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indisvalid "
+                    "FROM pg_index WHERE indrelid = %s::regclass", (f'"{schema}".orders',))
+        indexes = {name: (definition, valid) for name, definition, valid in cur}
+    return {"columns": columns, "constraints": constraints, "indexes": indexes}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("change", CHANGES, ids=[c.label for c in CHANGES])
+def test_change_is_applied_online(orders: tuple[DatabaseSettings, Any], change: Change) -> None:
+    settings, conn = orders
+    index = CHANGES.index(change)
+    if index:  # the state before this change (nothing to do when the module runs in order)
+        converge(conn, settings, parse_spec(CHANGES[index - 1].spec), OWNER)
+    desired = parse_spec(change.spec)
+    target = sql.Identifier(settings.schema, "orders")
+    with Traffic(settings.url, target, ROWS) as traffic:
+        with Reader(settings.url, target, READER_S):
+            started = time.perf_counter()
+            outcome, lock_timeouts = converge(conn, settings, desired, OWNER)
+            ended = time.perf_counter()
+        traffic.settle(after=ended)
+    statements = traffic.statements()
+    during = traffic.during(started, ended)
+    longest = max(statements, key=lambda s: s.waited)
+    print(f"\n{change.label}: took {ended - started:.2f} s, {lock_timeouts} lock timeout(s), "
+          f"{len(during)} client statements during it, longest wait "
+          f"{longest.waited * 1000:.0f} ms ({longest.kind})")
+
+    assert not outcome.plan.refused, outcome.plan.refusals
+    assert change.applied(read_catalog(conn, settings.schema)), read_catalog(conn, settings.schema)
+    assert not reconcile_table(conn, settings, desired, OWNER).plan.operations  # level-triggered
+    assert [s for s in statements if s.error] == []
+    assert longest.waited <= BOUND_S, (
+        f"a client {longest.kind} waited {longest.waited:.2f} s, more than lock_timeout "
+        f"({LOCK_TIMEOUT_MS} ms) + 500 ms")
+    # The clients really ran against the change: writes of each kind were under way while it ran.
+    assert {"insert", "update", "select"} <= {s.kind for s in during}
+    # The report really stood in the way of each exclusive step: the operator waited, gave up at
+    # lock_timeout and came back (with no lock_timeout, the clients would have waited READER_S).
+    if change.exclusive:
+        assert lock_timeouts > 0
