@@ -27,7 +27,7 @@ from dbtable.database import DatabaseSettings, connect
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
-from tests.support.online import Reader, Traffic, converge, fill
+from tests.support.online import Reader, Traffic, Watcher, converge, fill
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +35,10 @@ ROWS = 200_000
 LOCK_TIMEOUT_MS = 300
 BOUND_S = LOCK_TIMEOUT_MS / 1000 + 0.5  # the bound on any client statement's wait
 READER_S = 1.5  # the report's length: far beyond the bound, so a wait for it would show
+# A statement of the operator's that ran this long (not waiting) had client writes complete
+# meanwhile: a scan that blocks writes (CREATE INDEX without CONCURRENTLY, a plain ADD FOREIGN
+# KEY) takes longer than this on ROWS rows, yet far less than BOUND_S.
+LONG_S = 0.05
 OWNER = Owner("default", "orders", "5f1e0c2a-0000-4000-8000-00000000091e")
 BASE_COLUMNS: list[dict[str, str]] = [{"ID": "bigint"}, {"CUST_ID": "bigint"},
                                       {"EMAIL": "varchar(200)"}, {"STATUS": "text"},
@@ -76,7 +80,8 @@ def _specs() -> list[Change]:
     options["PRIORITY"] = {"default": "null"}
     step("drop a default", lambda c: c["columns"]["priority"][2] is None)
     options["EMAIL"] = {"unique": True}
-    step("add unique", lambda c: "UNIQUE (email)" in c["constraints"].values())
+    # Its exclusive step (attaching the index) comes after the build, when the report may be over.
+    step("add unique", lambda c: "UNIQUE (email)" in c["constraints"].values(), exclusive=False)
     columns[1] = {"CUSTOMER_ID": "bigint"}
     options["CUSTOMER_ID"] = {"previousNames": ["CUST_ID"]}
     step("rename a column", lambda c: "customer_id" in c["columns"]
@@ -138,16 +143,19 @@ def test_change_is_applied_online(orders: tuple[DatabaseSettings, Any], change: 
     target = sql.Identifier(settings.schema, "orders")
     with Traffic(settings.url, target, ROWS) as traffic:
         with Reader(settings.url, target, READER_S):
-            started = time.perf_counter()
-            outcome, lock_timeouts = converge(conn, settings, desired, OWNER)
-            ended = time.perf_counter()
+            with Watcher(settings.url, conn.get_backend_pid()) as watcher:
+                started = time.perf_counter()
+                outcome, lock_timeouts = converge(conn, settings, desired, OWNER)
+                ended = time.perf_counter()
         traffic.settle(after=ended)
     statements = traffic.statements()
     during = traffic.during(started, ended)
     longest = max(statements, key=lambda s: s.waited)
+    long_spans = [f"{(s.last - s.first) * 1000:.0f} ms {s.query[:40]!r}" for s in watcher.spans()
+                  if s.last - s.first >= LONG_S]
     print(f"\n{change.label}: took {ended - started:.2f} s, {lock_timeouts} lock timeout(s), "
           f"{len(during)} client statements during it, longest wait "
-          f"{longest.waited * 1000:.0f} ms ({longest.kind})")
+          f"{longest.waited * 1000:.0f} ms ({longest.kind}); long statements: {long_spans}")
 
     assert not outcome.plan.refused, outcome.plan.refusals
     assert change.applied(read_catalog(conn, settings.schema)), read_catalog(conn, settings.schema)
@@ -162,3 +170,11 @@ def test_change_is_applied_online(orders: tuple[DatabaseSettings, Any], change: 
     # lock_timeout and came back (with no lock_timeout, the clients would have waited READER_S).
     if change.exclusive:
         assert lock_timeouts > 0
+    # Writes went on while the operator worked: each of its statements that ran (not waited)
+    # for LONG_S or more saw client INSERTs and UPDATEs complete in the meantime.
+    for span in watcher.spans():
+        if span.last - span.first >= LONG_S:
+            writes = [s for s in statements
+                      if s.kind != "select" and span.first < s.ended < span.last]
+            assert writes, (f"no client write completed in the {span.last - span.first:.2f} s "
+                            f"the operator ran {span.query[:80]!r}: it blocked writes")

@@ -201,3 +201,52 @@ def converge(conn: Any, settings: DatabaseSettings, desired: DesiredTable, owner
         if outcome.plan.refused or not outcome.pending:
             return outcome, timeouts
     raise AssertionError(f"not converged after {attempts} calls")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One statement of a session, while it ran (not while it waited for a lock)."""
+
+    query: str
+    first: float  # perf_counter of the first and last sample that saw it running
+    last: float
+
+
+class Watcher:
+    """Samples, every ``interval_s``, what one session (the operator's) is doing, to tell the
+    statements it ran apart from its waits."""
+
+    def __init__(self, url: str, pid: int, interval_s: float = 0.005) -> None:
+        self.url, self.pid, self.interval_s = url, pid, interval_s
+        self._stop = threading.Event()
+        self._samples: list[tuple[float, Any, str]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._conn = psycopg2.connect(url)
+        self._conn.autocommit = True
+
+    def __enter__(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+    def spans(self) -> list[Span]:
+        """Each statement that was seen running, from its first to its last such sample."""
+        spans: dict[tuple[Any, str], Span] = {}
+        for at, started, query in self._samples:
+            span = spans.get((started, query))
+            spans[(started, query)] = Span(query, span.first if span else at, at)
+        return list(spans.values())
+
+    def _run(self) -> None:
+        with self._conn.cursor() as cur:
+            while not self._stop.wait(self.interval_s):
+                cur.execute("SELECT query_start, query FROM pg_stat_activity WHERE pid = %s "
+                            "AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock'",
+                            (self.pid,))
+                row = cur.fetchone()
+                if row is not None:
+                    self._samples.append((time.perf_counter(), row[0], row[1]))
