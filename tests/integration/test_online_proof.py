@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
 import pytest
 from psycopg2 import sql
 
@@ -27,7 +25,8 @@ from dbtable.database import DatabaseSettings, connect
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
-from tests.support.online import Reader, Traffic, Watcher, converge, fill
+from tests.support.online import CUSTOMERS, Reader, Traffic, Watcher, converge
+from tests.support.online_changes import BASE_SPEC, TABLE, Change, changes, fill, read_catalog
 
 pytestmark = pytest.mark.integration
 
@@ -40,59 +39,7 @@ READER_S = 1.5  # the report's length: far beyond the bound, so a wait for it wo
 # KEY) takes longer than this on ROWS rows, yet far less than BOUND_S.
 LONG_S = 0.05
 OWNER = Owner("default", "orders", "5f1e0c2a-0000-4000-8000-00000000091e")
-BASE_COLUMNS: list[dict[str, str]] = [{"ID": "bigint"}, {"CUST_ID": "bigint"},
-                                      {"EMAIL": "varchar(200)"}, {"STATUS": "text"},
-                                      {"LEGACY_FLAG": "boolean"}]
-
-Catalog = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Change:
-    """One row of the issue's table: the spec after it, and what the catalog shows then."""
-
-    label: str
-    spec: dict[str, Any]
-    applied: Callable[[Catalog], bool]
-    exclusive: bool = True  # takes an ACCESS EXCLUSIVE lock at some step (the report blocks it)
-
-
-def _specs() -> list[Change]:
-    """The changes in order, each spec built on the one before."""
-    columns = [*BASE_COLUMNS, {"PRIORITY": "integer"}]
-    options: dict[str, Any] = {"PRIORITY": {"default": "0"}}
-    changes: list[Change] = []
-
-    def step(label: str, applied: Callable[[Catalog], bool], exclusive: bool = True,
-             **extra: Any) -> None:
-        spec = {"tableName": "ORDERS", "primaryKey": "ID", "columns": list(columns),
-                "columnOptions": {k: dict(v) for k, v in options.items()}, **extra}
-        changes.append(Change(label, spec, applied, exclusive))
-
-    step("add a column with a constant default",
-         lambda c: c["columns"]["priority"] == ("integer", False, "0"))
-    options["STATUS"] = {"nullable": False}
-    step("set NOT NULL", lambda c: c["columns"]["status"][1] is True)
-    options["STATUS"] = {"nullable": True}
-    step("drop NOT NULL", lambda c: c["columns"]["status"][1] is False)
-    options["STATUS"] = {"nullable": True, "default": "'new'"}
-    step("set a default", lambda c: c["columns"]["status"][2] == "'new'::text")
-    options["PRIORITY"] = {"default": "null"}
-    step("drop a default", lambda c: c["columns"]["priority"][2] is None)
-    options["EMAIL"] = {"unique": True}
-    # Its exclusive step (attaching the index) comes after the build, when the report may be over.
-    step("add unique", lambda c: "UNIQUE (email)" in c["constraints"].values(), exclusive=False)
-    columns[1] = {"CUSTOMER_ID": "bigint"}
-    options["CUSTOMER_ID"] = {"previousNames": ["CUST_ID"]}
-    step("rename a column", lambda c: "customer_id" in c["columns"]
-         and "cust_id" not in c["columns"])
-    del columns[4]  # LEGACY_FLAG
-    step("drop a column", lambda c: "legacy_flag" not in c["columns"],
-         dropColumns=["LEGACY_FLAG"])
-    return changes
-
-
-CHANGES = _specs()
+CHANGES = changes()
 
 
 @pytest.fixture(scope="module")
@@ -104,32 +51,11 @@ def orders(operator_db: dict[str, str]) -> Iterator[tuple[DatabaseSettings, Any]
     conn.answer_timeout_s = settings.answer_timeout_s  # as the pool sets it for a reconcile
     with conn, conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(settings.schema)))
-    base = {"tableName": "ORDERS", "primaryKey": "ID", "columns": BASE_COLUMNS}
-    reconcile_table(conn, settings, parse_spec(base), OWNER)
+    reconcile_table(conn, settings, parse_spec(BASE_SPEC), OWNER)
     with conn, conn.cursor() as cur:
-        fill(cur, sql.Identifier(settings.schema, "orders"), ROWS)
+        fill(cur, sql.Identifier(settings.schema, TABLE), ROWS, CUSTOMERS)
     yield settings, conn
     conn.close()
-
-
-def read_catalog(conn: Any, schema: str) -> Catalog:
-    """Columns (type, NOT NULL, default), constraints and indexes of orders, by name."""
-    with conn, conn.cursor() as cur:
-        cur.execute("""
-            SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   pg_get_expr(d.adbin, d.adrelid)
-            FROM pg_attribute a LEFT JOIN pg_attrdef d
-              ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
-                    (f'"{schema}".orders',))
-        columns = {name: (type_, notnull, default) for name, type_, notnull, default in cur}
-        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = %s::regclass", (f'"{schema}".orders',))
-        constraints = dict(cur.fetchall())
-        cur.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indisvalid "
-                    "FROM pg_index WHERE indrelid = %s::regclass", (f'"{schema}".orders',))
-        indexes = {name: (definition, valid) for name, definition, valid in cur}
-    return {"columns": columns, "constraints": constraints, "indexes": indexes}
 
 
 @pytest.mark.timeout(120)
@@ -140,7 +66,7 @@ def test_change_is_applied_online(orders: tuple[DatabaseSettings, Any], change: 
     if index:  # the state before this change (nothing to do when the module runs in order)
         converge(conn, settings, parse_spec(CHANGES[index - 1].spec), OWNER)
     desired = parse_spec(change.spec)
-    target = sql.Identifier(settings.schema, "orders")
+    target = sql.Identifier(settings.schema, TABLE)
     with Traffic(settings.url, target, ROWS) as traffic:
         with Reader(settings.url, target, READER_S):
             with Watcher(settings.url, conn.get_backend_pid()) as watcher:

@@ -47,14 +47,6 @@ class Statement:
         return self.ended - self.started
 
 
-def fill(cur: Any, target: sql.Identifier, rows: int) -> None:
-    """``rows`` rows in one statement (ids 1..rows, unique emails, every status set)."""
-    cur.execute(sql.SQL(
-        "INSERT INTO {} SELECT g, g %% %s + 1, 'user' || md5(g::text) || '@example.org', 'new' "
-        "FROM generate_series(1, %s) g").format(target), (CUSTOMERS, rows))
-    cur.execute(sql.SQL("ANALYZE {}").format(target))
-
-
 class Traffic:
     """``clients`` threads hammering ``target`` (a table of ``rows`` rows, ids 1..rows)."""
 

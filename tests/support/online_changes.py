@@ -1,0 +1,110 @@
+"""The rows of issue 9's "How changes are applied" as one sequence of specs on one table.
+
+Each ``Change`` is the spec after it (built on the one before), what the catalog shows once it is
+applied, and the same change done the naive way (plain SQL: a blocking ALTER TABLE, CREATE INDEX
+without CONCURRENTLY, a foreign key validated under its lock). The online proof test applies
+the specs under live traffic; bench/bench_online.py prints both ways side by side.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2 import sql
+
+Catalog = dict[str, Any]
+
+TABLE = "orders"
+BASE_COLUMNS: tuple[dict[str, str], ...] = (
+    {"ID": "bigint"}, {"CUST_ID": "bigint"}, {"EMAIL": "varchar(200)"}, {"STATUS": "text"},
+    {"LEGACY_FLAG": "boolean"}, {"CREATED_AT": "timestamptz"})
+BASE_SPEC: dict[str, Any] = {"tableName": "ORDERS", "primaryKey": "ID",
+                             "columns": list(BASE_COLUMNS)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the issue's table: the spec after it, and what the catalog shows then."""
+
+    label: str
+    spec: dict[str, Any]
+    applied: Callable[[Catalog], bool]
+    naive: tuple[str, ...]  # the same change as plain SQL ({t}: the table)
+    # Its first step takes an ACCESS EXCLUSIVE lock, so a report reading the table makes it wait.
+    exclusive: bool = True
+
+
+def changes() -> list[Change]:
+    """The changes in order, each spec built on the one before."""
+    columns = [*BASE_COLUMNS, {"PRIORITY": "integer"}]
+    options: dict[str, Any] = {"PRIORITY": {"default": "0"}}
+    extra: dict[str, Any] = {}
+    out: list[Change] = []
+
+    def step(label: str, applied: Callable[[Catalog], bool], *naive: str,
+             exclusive: bool = True) -> None:
+        spec = {**BASE_SPEC, "columns": list(columns),
+                "columnOptions": {k: dict(v) for k, v in options.items()}, **extra}
+        out.append(Change(label, spec, applied, naive, exclusive))
+
+    step("add a column with a constant default",
+         lambda c: c["columns"]["priority"] == ("integer", False, "0"),
+         "ALTER TABLE {t} ADD COLUMN priority integer DEFAULT 0")
+    options["STATUS"] = {"nullable": False}
+    step("set NOT NULL", lambda c: c["columns"]["status"][1] is True,
+         "ALTER TABLE {t} ALTER COLUMN status SET NOT NULL")
+    options["STATUS"] = {"nullable": True}
+    step("drop NOT NULL", lambda c: c["columns"]["status"][1] is False,
+         "ALTER TABLE {t} ALTER COLUMN status DROP NOT NULL")
+    options["STATUS"] = {"nullable": True, "default": "'new'"}
+    step("set a default", lambda c: c["columns"]["status"][2] == "'new'::text",
+         "ALTER TABLE {t} ALTER COLUMN status SET DEFAULT 'new'")
+    options["PRIORITY"] = {"default": "null"}
+    step("drop a default", lambda c: c["columns"]["priority"][2] is None,
+         "ALTER TABLE {t} ALTER COLUMN priority DROP DEFAULT")
+    options["EMAIL"] = {"unique": True}
+    # Its exclusive step (attaching the index) comes after the build, when a report may be over.
+    step("add unique", lambda c: "UNIQUE (email)" in c["constraints"].values(),
+         "ALTER TABLE {t} ADD CONSTRAINT naive_email_key UNIQUE (email)", exclusive=False)
+    columns[1] = {"CUSTOMER_ID": "bigint"}
+    options["CUSTOMER_ID"] = {"previousNames": ["CUST_ID"]}
+    step("rename a column",
+         lambda c: "customer_id" in c["columns"] and "cust_id" not in c["columns"],
+         "ALTER TABLE {t} RENAME COLUMN cust_id TO customer_id")
+    del columns[4]  # LEGACY_FLAG
+    extra["dropColumns"] = ["LEGACY_FLAG"]
+    step("drop a column", lambda c: "legacy_flag" not in c["columns"],
+         "ALTER TABLE {t} DROP COLUMN legacy_flag")
+    return out
+
+
+def fill(cur: Any, target: sql.Identifier, rows: int, customers: int) -> None:
+    """``rows`` rows of the base table in one statement (ids 1..rows, unique emails, every
+    status set, the second column in 1..customers)."""
+    cur.execute(sql.SQL(
+        "INSERT INTO {} SELECT g, g %% %s + 1, 'user' || md5(g::text) || '@example.org', 'new', "
+        "g %% 2 = 0, now() - g * interval '1 second' FROM generate_series(1, %s) g")
+        .format(target), (customers, rows))
+    cur.execute(sql.SQL("ANALYZE {}").format(target))
+
+
+def read_catalog(conn: Any, schema: str, table: str = TABLE) -> Catalog:
+    """Columns (type, NOT NULL, default), constraints and indexes of the table, by name."""
+    relation = sql.Identifier(schema, table).as_string(conn)
+    with conn, conn.cursor() as cur:
+        cur.execute("""
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   pg_get_expr(d.adbin, d.adrelid)
+            FROM pg_attribute a LEFT JOIN pg_attrdef d
+              ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
+                    (relation,))
+        columns = {name: (type_, notnull, default) for name, type_, notnull, default in cur}
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass", (relation,))
+        constraints = dict(cur.fetchall())
+        cur.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indisvalid "
+                    "FROM pg_index WHERE indrelid = %s::regclass", (relation,))
+        indexes = {name: (definition, valid) for name, definition, valid in cur}
+    return {"columns": columns, "constraints": constraints, "indexes": indexes}
