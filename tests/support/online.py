@@ -113,8 +113,9 @@ class Traffic:
                     error = None
                     try:
                         self._one(cur, kind, client, n, rng)
-                    except psycopg2.Error as e:
-                        error = (e.pgerror or str(e)).strip().splitlines()[0]
+                    except Exception as e:  # any error at all counts against the change
+                        text = getattr(e, "pgerror", None) or str(e) or type(e).__name__
+                        error = text.strip().splitlines()[0]
                     log.append(Statement(kind, started, time.perf_counter(), error))
         finally:
             conn.close()
