@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 import uuid
@@ -27,15 +26,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg2
-
 import dbtable.reconcile as reconcile_module
-from bench.common import fmt_time, machine, seed_spec, summary, table, wide_spec
+from bench.common import fmt_time, operator_database, seed_spec, summary, table, wide_spec
 from dbtable.database import DatabaseSettings, connect
 from dbtable.model import DesiredTable, Owner
 from dbtable.reconcile import Outcome, reconcile_table
 from dbtable.spec import parse_spec
-from tests.support.postgres import ExternalPostgres, create_operator_database
 
 NAMESPACE = "bench"
 # The steps of reconcile_table, by the names it calls them in dbtable/reconcile.py.
@@ -195,31 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs of each no-op / add-column series (default 100)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    admin_url = os.environ.get("DBT_BENCH_DATABASE_URL")
-    server: Any = None
-    local: Any = None
-    db: dict[str, str] | None = None
-    try:
-        if admin_url:
-            server = ExternalPostgres(admin_url)
-            where = f"DBT_BENCH_DATABASE_URL ({server.host}:{server.port})"
-        else:
-            from hack.postgres import LocalPostgres
-
-            local = server = LocalPostgres()
-            local.start()
-            where = f"local throwaway server ({local.pg_bin}, fsync off)"
-        db = create_operator_database(server, prefix="bench")
-        version = server.execute_as_superuser("SHOW server_version")[0][0]
-        print(f"Real PostgreSQL {version}: {where}\n{machine()}\n")
-        run(db["url"], args.tables, args.repeat)
-    finally:
-        if db is not None and local is None and server is not None:
-            with contextlib.suppress(psycopg2.Error):
-                server.execute_as_superuser(f'DROP DATABASE "{db["dbname"]}" WITH (FORCE)')
-                server.execute_as_superuser(f'DROP ROLE "{db["user"]}"')
-        if local is not None:
-            local.stop()
+    with operator_database() as url:
+        run(url, args.tables, args.repeat)
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import statistics
 import time
 import uuid
@@ -40,13 +39,13 @@ import psycopg2
 from psycopg2 import sql
 
 import dbtable.sweep as sweep_module
-from bench.common import fmt_time, machine, seed_spec, table
+from bench.common import fmt_time, operator_database, seed_spec, table
 from dbtable.database import DatabaseSettings, connect
 from dbtable.drift import ReadyCondition, Subject
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
-from tests.support.postgres import ExternalPostgres, create_operator_database
+from tests.support.postgres import create_operator_database
 
 NAMESPACE = "bench"
 LOG = logging.getLogger("bench-drift")
@@ -333,32 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.tables.split(",") if s)
     started = time.perf_counter()
-    admin_url = os.environ.get("DBT_BENCH_DATABASE_URL")
-    server: Any = None
-    local: Any = None
-    db: dict[str, str] | None = None
-    try:
-        if admin_url:
-            server = ExternalPostgres(admin_url)
-            where = f"DBT_BENCH_DATABASE_URL ({server.host}:{server.port})"
-        else:
-            from hack.postgres import LocalPostgres
-
-            local = server = LocalPostgres()
-            local.start()
-            where = f"local throwaway server ({local.pg_bin}, fsync off)"
-        db = create_operator_database(server, prefix="bench")
-        version = server.execute_as_superuser("SHOW server_version")[0][0]
-        print(f"Real PostgreSQL {version}: {where}\n{machine()}\n")
-        if sizes:
-            run(db["url"], sizes, args.repeat, args.sample)
-    finally:
-        if db is not None and local is None and server is not None:
-            with contextlib.suppress(psycopg2.Error):
-                server.execute_as_superuser(f'DROP DATABASE "{db["dbname"]}" WITH (FORCE)')
-                server.execute_as_superuser(f'DROP ROLE "{db["user"]}"')
-        if local is not None:
-            local.stop()
+    if sizes:
+        with operator_database() as url:
+            run(url, sizes, args.repeat, args.sample)
     if args.operator:
         run_operator(args.operator, args.sweeps)
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s")

@@ -21,24 +21,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
-from bench.common import machine, percentile, table
+from bench.common import operator_database, percentile, table
 from dbtable.database import DatabaseSettings, connect
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
 from tests.support.online import CUSTOMERS, Reader, Traffic, converge
 from tests.support.online_changes import BASE_SPEC, changes, fill
-from tests.support.postgres import ExternalPostgres, create_operator_database
 
 OWNER = Owner("bench", "online", "00000000-0000-4000-8000-000000000001")
 NAIVE_OWNER = Owner("bench", "naive", "00000000-0000-4000-8000-000000000002")
@@ -124,27 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock-timeout-ms", type=int, default=5000)
     parser.add_argument("--report-s", type=float, default=0.0)
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("DBT_BENCH_DATABASE_URL")
-    local: Any = None
-    if admin_url:
-        server: Any = ExternalPostgres(admin_url)
-    else:
-        from hack.postgres import LocalPostgres
-
-        local = server = LocalPostgres()
-        local.start()
-    try:
-        db = create_operator_database(server, prefix="bench")
-        version = server.execute_as_superuser("SHOW server_version")[0][0]
-        print(f"Real PostgreSQL {version}\n{machine()}\n")
-        run(db["url"], args.rows, args.lock_timeout_ms, args.report_s)
-        if local is None:
-            with contextlib.suppress(psycopg2.Error):
-                server.execute_as_superuser(f'DROP DATABASE "{db["dbname"]}" WITH (FORCE)')
-                server.execute_as_superuser(f'DROP ROLE "{db["user"]}"')
-    finally:
-        if local is not None:
-            local.stop()
+    with operator_database() as url:
+        run(url, args.rows, args.lock_timeout_ms, args.report_s)
     return 0
 
 

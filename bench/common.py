@@ -1,12 +1,14 @@
-"""Small helpers shared by the benchmark scripts: statistics, tables, specs, /proc readings."""
+"""Small helpers shared by the benchmark scripts: statistics, tables, specs, /proc readings,
+the database a benchmark runs against."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,40 @@ def children(pid: int) -> list[int]:
         except (FileNotFoundError, ProcessLookupError):
             pass
     return found
+
+
+@contextlib.contextmanager
+def operator_database() -> Iterator[str]:
+    """The URL of a fresh least-privileged role owning a fresh database, after printing the
+    server's version and ``machine()``: on the server ``DBT_BENCH_DATABASE_URL`` names (a role
+    that may create roles and databases; both are dropped after), else on a throwaway local
+    server (stopped after)."""
+    from psycopg2 import sql
+
+    from tests.support.postgres import ExternalPostgres, create_operator_database
+
+    admin_url = os.environ.get("DBT_BENCH_DATABASE_URL")
+    if not admin_url:
+        from hack.postgres import LocalPostgres
+
+        with LocalPostgres() as local:
+            db = create_operator_database(local, prefix="bench")
+            _print_server(local, f"local throwaway server ({local.pg_bin}, fsync off)")
+            yield db["url"]
+        return
+    server = ExternalPostgres(admin_url)
+    db = create_operator_database(server, prefix="bench")
+    try:
+        _print_server(server, f"DBT_BENCH_DATABASE_URL ({server.host}:{server.port})")
+        yield db["url"]
+    finally:
+        with contextlib.suppress(Exception):  # best effort: the figures are already printed
+            server.execute_as_superuser(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(db["dbname"])))
+            server.execute_as_superuser(sql.SQL("DROP ROLE {}").format(
+                sql.Identifier(db["user"])))
+
+
+def _print_server(server: Any, where: str) -> None:
+    version = server.execute_as_superuser("SHOW server_version")[0][0]
+    print(f"Real PostgreSQL {version}: {where}\n{machine()}\n", flush=True)
