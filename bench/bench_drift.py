@@ -45,7 +45,6 @@ from dbtable.drift import ReadyCondition, Subject
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
-from tests.support.postgres import create_operator_database
 
 NAMESPACE = "bench"
 LOG = logging.getLogger("bench-drift")
@@ -261,34 +260,18 @@ def patch_count(cp: Any) -> int:
 
 def run_operator(count: int, sweeps: int) -> None:
     """The whole operator: PATCHes during ``sweeps`` drift sweeps over ``count`` resources."""
-    import secrets
     import tempfile
     from pathlib import Path
 
-    from bench.bench_operator import SERVICE_ACCOUNT, Operator, apply_and_wait, manifest
-    from bench.common import ROOT
-    from hack.controlplane import ControlPlane
-    from hack.postgres import LocalPostgres
-    from tests.support.k8s import namespaced_rbac, wait_for
+    from bench.bench_operator import Operator, apply_and_wait, manifest
+    from bench.common import operator_site
+    from tests.support.k8s import wait_for
 
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-drift-")))
-        pg = LocalPostgres()
-        pg.start()
-        stack.callback(pg.stop)
-        db = create_operator_database(pg, prefix="bench")
-        cp = ControlPlane()
-        stack.callback(cp.stop)
-        cp.start()
-        cp.kubectl_run("apply", "-f", str(ROOT / "crd.yaml"))
-        cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                       "crd/databasetables.kopf.demo")
-        namespace = f"bench-{secrets.token_hex(4)}"
-        cp.kubectl_run("create", "namespace", namespace)
-        cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(namespace))
-        token = cp.create_token(namespace, SERVICE_ACCOUNT)
-        kubeconfig = cp.write_token_kubeconfig(workdir / "operator.kubeconfig", token, namespace)
-        operator = Operator({"KUBECONFIG": str(kubeconfig), "DATABASE_URL": db["url"],
+        site = operator_site(stack, workdir)
+        cp, namespace = site.cp, site.namespace
+        operator = Operator({"KUBECONFIG": str(site.kubeconfig), "DATABASE_URL": site.database_url,
                              "WATCH_NAMESPACE": namespace, "DBT_DRIFT_INTERVAL_S": "5"},
                             workdir / "operator.log")
         stack.callback(operator.stop)

@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -39,11 +38,9 @@ from typing import Any
 import psycopg2
 import yaml
 
-from bench.common import ROOT, children, fmt_time, machine, rss_kib, seed_spec, table
-from tests.support.k8s import namespaced_rbac
-from tests.support.postgres import create_operator_database
+from bench.common import (ROOT, children, fmt_time, machine, operator_site, rss_kib, seed_spec,
+                          table)
 
-SERVICE_ACCOUNT = "database-table-operator"
 IDLE_SECONDS = 5.0
 SAMPLE_INTERVAL = 0.2
 POLL_INTERVAL = 0.5
@@ -219,31 +216,14 @@ def apply_and_wait(cp: Any, namespace: str, text: str, count: int, generation: i
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:
-    from hack.controlplane import ControlPlane
-    from hack.postgres import LocalPostgres
-
     count, workers = args.count, args.workers
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
-        pg = LocalPostgres()
-        pg.start()
-        stack.callback(pg.stop)
-        db = create_operator_database(pg, prefix="bench")
-
-        cp = ControlPlane()
-        stack.callback(cp.stop)
-        cp.start()
-        cp.kubectl_run("apply", "-f", str(ROOT / "crd.yaml"))
-        cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                       "crd/databasetables.kopf.demo")
-        namespace = f"bench-{secrets.token_hex(4)}"
-        cp.kubectl_run("create", "namespace", namespace)
-        cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(namespace))
-        token = cp.create_token(namespace, SERVICE_ACCOUNT)
-        kubeconfig = cp.write_token_kubeconfig(workdir / "operator.kubeconfig", token, namespace)
+        site = operator_site(stack, workdir)
+        cp, namespace = site.cp, site.namespace
         setup = time.monotonic() - started
 
-        operator = Operator({"KUBECONFIG": str(kubeconfig), "DATABASE_URL": db["url"],
+        operator = Operator({"KUBECONFIG": str(site.kubeconfig), "DATABASE_URL": site.database_url,
                              "WATCH_NAMESPACE": namespace, "DBT_WORKERS": str(workers)},
                             workdir / "operator.log")
         stack.callback(operator.stop)
@@ -274,7 +254,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         time.sleep(IDLE_SECONDS)
         sampler.stop()
 
-        conn = psycopg2.connect(db["url"])
+        conn = psycopg2.connect(site.database_url)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT count(*), count(*) FILTER (WHERE a.attname = 'country') "

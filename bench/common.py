@@ -7,14 +7,17 @@ import math
 import os
 import platform
 import statistics
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVICE_ACCOUNT = "database-table-operator"  # service-account.yaml's
 
 # A realistic mix of column types (each accepted by the type grammar).
 COLUMN_TYPES = ("integer", "varchar(50)", "text", "timestamp with time zone", "numeric(10,2)",
@@ -159,3 +162,39 @@ def operator_database() -> Iterator[str]:
 def _print_server(server: Any, where: str) -> None:
     version = server.execute_as_superuser("SHOW server_version")[0][0]
     print(f"Real PostgreSQL {version}: {where}\n{machine()}\n", flush=True)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the operator needs to run: a database, an API server with the CRD, a namespace of
+    its own with the ServiceAccount's RBAC, and a kubeconfig holding that account's token."""
+
+    database_url: str
+    cp: Any  # hack.controlplane.ControlPlane
+    namespace: str
+    kubeconfig: Path
+
+
+def operator_site(stack: contextlib.ExitStack, workdir: Path) -> Site:
+    """A throwaway PostgreSQL and local control plane, stopped by ``stack``."""
+    from hack.controlplane import ControlPlane
+    from hack.postgres import LocalPostgres
+    from tests.support.k8s import namespaced_rbac
+    from tests.support.postgres import create_operator_database
+
+    pg = LocalPostgres()
+    pg.start()
+    stack.callback(pg.stop)
+    db = create_operator_database(pg, prefix="bench")
+    cp = ControlPlane()
+    stack.callback(cp.stop)
+    cp.start()
+    cp.kubectl_run("apply", "-f", str(ROOT / "crd.yaml"))
+    cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
+                   "crd/databasetables.kopf.demo")
+    namespace = f"bench-{secrets.token_hex(4)}"
+    cp.kubectl_run("create", "namespace", namespace)
+    cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(namespace))
+    token = cp.create_token(namespace, SERVICE_ACCOUNT)
+    kubeconfig = cp.write_token_kubeconfig(workdir / "operator.kubeconfig", token, namespace)
+    return Site(db["url"], cp, namespace, kubeconfig)
