@@ -95,6 +95,10 @@ class Reporter:
             self._post("Warning", reason, message)
 
     def ready(self, table: ActualTable | None, plan: Plan) -> None:
+        if not plan.operations and self._describes(table):
+            # A resume or a re-check that changed nothing: an empty patch makes Kopf send no
+            # PATCH, and a restart with 1,000 resources in place writes nothing at all.
+            return
         changes = "; ".join(op.describe() for op in plan.operations) or "no changes needed"
         self._condition("True", "Reconciled", f"Table is up to date ({changes})")
         self._applied(table)
@@ -107,12 +111,25 @@ class Reporter:
                         f"applied so far: {done}")
         self._applied(table)
 
-    def _applied(self, table: ActualTable | None) -> None:
+    def _describes(self, table: ActualTable | None) -> bool:
+        """The status already says Ready for the current generation, about exactly ``table``."""
+        ready = self._ready() or {}
+        if (ready.get("status"), ready.get("reason"), ready.get("observedGeneration"),
+                self.status.get("observedGeneration")) != ("True", "Reconciled",
+                                                           self.generation, self.generation):
+            return False
+        fields: dict[str, Any] = {}
+        self._applied(table, into=fields)
+        return all(self.status.get(key) == value for key, value in fields.items())
+
+    def _applied(self, table: ActualTable | None,
+                 into: MutableMapping[str, Any] | None = None) -> None:
+        target = self.patch_status if into is None else into
         if table is not None:
-            self.patch_status["tableName"] = table.name
-            self.patch_status["columns"] = [_column_status(c) for c in table.columns]
-            self.patch_status["primaryKey"] = list(table.primary_key)
-            self.patch_status["uniqueConstraints"] = [
+            target["tableName"] = table.name
+            target["columns"] = [_column_status(c) for c in table.columns]
+            target["primaryKey"] = list(table.primary_key)
+            target["uniqueConstraints"] = [
                 {"name": name, "columns": list(columns)} for name, columns in table.uniques]
 
 

@@ -107,6 +107,16 @@ def test_restored_resource_reclaims_its_table_with_its_rows(
     assert database.table("users").owner.uid == restored["metadata"]["uid"]
     assert database.execute("SELECT id, name FROM public.users") == [(1, "ada")]
 
+    # A restore that brings the status back too (Velero can): Kopf's record of what it
+    # handled is in the status, written for the old uid, so the object is handled again
+    # and the record rewritten for its own uid, not taken as handled already.
+    namespace.kubectl("patch", "databasetable", "users", "--subresource=status",
+                      "--type=merge", "-p", json.dumps({"status": saved["status"]}))
+    wait_for(lambda: namespace.get("users")["status"]["lastHandled"]["uid"]
+             == restored["metadata"]["uid"], timeout=60,
+             message="the record of the restored status rewritten for the new uid")
+    assert database.table("users").owner.uid == restored["metadata"]["uid"]
+
 
 @pytest.mark.parametrize("mode", ["container", "inprocess"])  # inprocess: stops cleanly
 def test_recreated_resource_gets_its_rows_back_within_the_retention_window(

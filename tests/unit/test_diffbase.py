@@ -27,11 +27,12 @@ def handled(storage: DigestDiffBaseStorage, body: dict[str, Any]) -> dict[str, A
     patch = kopf.Patch()
     storage.store(body=kopf.Body(body), patch=patch, essence=storage.build(body=kopf.Body(body)))
     result = copy.deepcopy(body)
-    for key, value in patch["metadata"]["annotations"].items():
+    for key, value in patch.get("metadata", {}).get("annotations", {}).items():
         if value is None:
             result["metadata"]["annotations"].pop(key, None)
         else:
             result["metadata"]["annotations"][key] = value
+    result.setdefault("status", {}).update(patch.get("status", {}))
     return result
 
 
@@ -85,8 +86,32 @@ def test_largest_spec_the_crd_admits_is_stored_in_a_few_bytes() -> None:
     spec = {"tableName": "t" * 63, "primaryKey": "c" * 63,
             "columns": [{f"c{i:04d}".ljust(63, "x"): "t" * 128} for i in range(1600)]}
     assert len(json.dumps(spec)) > 256 * 1024  # what Kopf's own storage would have copied
-    annotations = handled(storage, raw(spec))["metadata"]["annotations"]
-    assert sum(len(k) + len(v) for k, v in annotations.items()) < 400
+    body = handled(storage, raw(spec))
+    assert body["metadata"]["annotations"] == {}
+    assert len(json.dumps(body["status"]["lastHandled"])) < 200
+
+
+def test_the_record_goes_in_the_status_patch_only() -> None:
+    """Kopf sends metadata and status in two PATCH requests: a record in the status rides
+    with the handler's own status, and the object itself is not patched at all."""
+    storage = DigestDiffBaseStorage(prefix=PREFIX)
+    body = kopf.Body(raw(SPEC, labels={"team": "a"}))
+    patch = kopf.Patch()
+    storage.store(body=body, patch=patch, essence=storage.build(body=body))
+    assert set(patch) == {"status"}
+    assert set(patch["status"]["lastHandled"]) == {"uid", "spec", "rest"}
+
+
+def test_a_digest_annotation_of_an_earlier_version_is_read_then_removed() -> None:
+    storage = DigestDiffBaseStorage(prefix=PREFIX)
+    record = handled(storage, raw(SPEC))["status"]["lastHandled"]
+    body = raw(SPEC, annotations={"kopf.demo/last-handled-digest": json.dumps(record)})
+    assert changed_fields(storage, body) == set()  # an upgrade is not a change
+    body["spec"] = {**SPEC, "primaryKey": ""}
+    assert changed_fields(storage, body) == {("spec",)}
+    body = handled(storage, body)
+    assert "kopf.demo/last-handled-digest" not in body["metadata"]["annotations"]
+    assert changed_fields(storage, body) == set()
 
 
 def test_record_of_another_uid_is_ignored() -> None:

@@ -484,7 +484,9 @@ def test_cel_rules_run_after_a_pattern_error_but_not_after_a_blocking_one(
 def test_status_declares_what_the_operator_writes(version: dict[str, Any]) -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert set(status) == {"conditions", "observedGeneration", "tableName", "columns",
-                           "primaryKey", "uniqueConstraints"}
+                           "primaryKey", "uniqueConstraints", "lastHandled"}
+    # Kopf's diff base (dbtable/diffbase.py): kept, not pruned, or every event looks new.
+    assert set(status["lastHandled"]["properties"]) == {"uid", "spec", "rest"}
     conditions = status["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map"
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]

@@ -124,3 +124,46 @@ def test_reconciling_names_the_step_in_progress_and_writes_the_table_so_far() ->
     assert "added check dbt_nn_id_" in ready["message"]
     assert patch["columns"] == [{"name": "id", "type": "integer", "nullable": True}]
     assert posted == []
+
+
+def _table(*columns: ActualColumn) -> ActualTable:
+    return ActualTable(schema="public", name="t", columns=columns, primary_key=("id",),
+                       primary_key_constraint="t_pkey", owner=None, comment=None)
+
+
+def test_nothing_applied_and_a_status_that_already_says_so_writes_nothing() -> None:
+    """A resume (or any reconcile) that finds the table as the status describes it, Ready
+    for this generation, leaves the patch empty: Kopf then sends no PATCH at all."""
+    posted: list[tuple[str, str, str]] = []
+    table = _table(ActualColumn("id", "integer", not_null=True))
+    created, first = reporter({}, EventGate(window=600), posted)
+    created.ready(table, Plan(operations=(), refusals=()))
+    resumed, patch = reporter(dict(first), EventGate(window=600), posted)
+    resumed.ready(table, Plan(operations=(), refusals=()))
+    assert patch == {}
+    assert posted == []
+
+
+def test_a_status_that_differs_from_the_table_is_rewritten_even_with_nothing_applied() -> None:
+    table = _table(ActualColumn("id", "integer", not_null=True))
+    created, first = reporter({}, EventGate(window=600), [])
+    created.ready(table, Plan(operations=(), refusals=()))
+    widened = _table(ActualColumn("id", "integer", not_null=True), ActualColumn("x", "text"))
+    for status, table_now in [({**first, "columns": []}, table),  # a field out of date
+                              (first, widened),                   # the table moved on
+                              ({**first, "observedGeneration": 0}, table)]:
+        resumed, patch = reporter(dict(status), EventGate(window=600), [])
+        resumed.ready(table_now, Plan(operations=(), refusals=()))
+        assert patch["conditions"][0]["reason"] == "Reconciled"
+        assert [c["name"] for c in patch["columns"]] == [c.name for c in table_now.columns]
+        assert patch["observedGeneration"] == 1
+
+
+def test_a_new_generation_is_acknowledged_even_when_the_table_already_matches() -> None:
+    table = _table(ActualColumn("id", "integer", not_null=True))
+    created, first = reporter({}, EventGate(window=600), [])
+    created.ready(table, Plan(operations=(), refusals=()))
+    update, patch = reporter(dict(first), EventGate(window=600), [], generation=2)
+    update.ready(table, Plan(operations=(), refusals=()))
+    assert patch["conditions"][0]["observedGeneration"] == 2
+    assert patch["observedGeneration"] == 2
