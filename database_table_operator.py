@@ -9,6 +9,7 @@ or print the SQL it would run for a manifest (``python -m database_table_operato
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from dbtable.apisession import InvalidConnectionLimit, limit_from_env, limited_session
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
                                        DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
                                        ValidateNotNullCheck)
@@ -72,6 +74,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     # psycopg2 blocks: handlers are sync and run in this pool, one connection per worker.
     workers = int(os.environ.get("DBT_WORKERS", "4"))
     settings.execution.max_workers = workers
+    try:
+        memo.api_connections = limit_from_env()  # for the login handler's session
+    except InvalidConnectionLimit as e:  # a setting only a restart fixes: stop, saying which
+        raise kopf.PermanentError(str(e)) from None
     database = settings_from_env()
     memo.database = database
     memo.pool = ConnectionPool(database, workers)
@@ -85,13 +91,19 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
 
 
 @kopf.on.login()
-def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """In-cluster ServiceAccount, else KUBECONFIG, through the kubernetes client.
+async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
+    """In-cluster ServiceAccount, else KUBECONFIG, through the kubernetes client; Kopf's
+    session made from them with at most DBT_API_CONNECTIONS connections (Kopf's has no limit).
 
     Declared explicitly (Kopf would pick it implicitly) so the operator authenticates the same
     way in every registry, e.g. kopf.testing.KopfRunner's fresh one in the end-to-end tests.
+    Async, so the session binds to the operator's loop; the client's login (files, perhaps an
+    exec plugin) runs in a thread.
     """
-    return kopf.login_via_client(**kwargs)
+    loop = asyncio.get_running_loop()
+    info = await loop.run_in_executor(None, functools.partial(kopf.login_via_client, **kwargs))
+    # Kopf logs in only once the startup handlers are done: configure() has read the limit.
+    return limited_session(info, kwargs["memo"].api_connections) if info is not None else None
 
 
 @kopf.on.startup()
