@@ -30,6 +30,7 @@ from dbtable.model import DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.pool import ConnectionPool
+from dbtable.type_operations import RecheckColumnType, RewriteColumnType, WidenColumnType
 from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
                                        DropUniqueConstraint, DropUniqueIndex)
 from dbtable.reconcile import delete_table, reconcile_table
@@ -53,6 +54,8 @@ EVENT_REASONS: dict[type, str] = {
     SetNotNull: "NullabilityChanged", DropNotNullCheck: "NullabilityChanged",
     CreateUniqueIndex: "UniqueChanging", AttachUniqueConstraint: "UniqueChanged",
     DropUniqueConstraint: "UniqueChanged", DropUniqueIndex: "UniqueChanging",
+    WidenColumnType: "ColumnTypeChanged", RecheckColumnType: "ColumnTypeChanged",
+    RewriteColumnType: "ColumnTypeChanged",
 }
 # A change applied in steps: the next call comes this soon (each one replans first).
 NEXT_STEP_DELAY_S = 1.0

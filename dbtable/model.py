@@ -68,6 +68,8 @@ class DesiredTable:
     deletion_policy: DeletionPolicy | None = None
     adopt_existing: bool = False
     drop_columns: tuple[str, ...] = ()  # columns to drop (never declared in ``columns``)
+    # Type changes that rewrite (or scan) the table under ACCESS EXCLUSIVE are made only then.
+    allow_table_rewrite: bool = False
 
 
 @dataclass(frozen=True)

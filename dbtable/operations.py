@@ -158,6 +158,8 @@ class DropTable(Step):
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,  # noqa: F401
                                        DropNotNull, DropNotNullCheck, RenameColumn, SetDefault,
                                        SetNotNull, ValidateNotNullCheck)
+from dbtable.type_operations import (RecheckColumnType,  # noqa: E402,F401
+                                     RewriteColumnType, WidenColumnType)
 from dbtable.unique_operations import (AttachUniqueConstraint,  # noqa: E402,F401
                                        CreateUniqueIndex, DropUniqueConstraint, DropUniqueIndex)
 
@@ -165,7 +167,7 @@ Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryK
     | ReclaimTable | MarkRetained | Unmark | DropTable | RenameColumn | DropColumn | SetDefault \
     | DropDefault | DropNotNull | AddNotNullCheck | ValidateNotNullCheck | SetNotNull \
     | DropNotNullCheck | CreateUniqueIndex | AttachUniqueConstraint | DropUniqueConstraint \
-    | DropUniqueIndex
+    | DropUniqueIndex | WidenColumnType | RecheckColumnType | RewriteColumnType
 
 
 class RefusalReason(str, enum.Enum):
@@ -174,7 +176,8 @@ class RefusalReason(str, enum.Enum):
     NULLS_PRESENT = "NullsPresent"  # NOT NULL asked for, the column holds NULLs
     DUPLICATES_PRESENT = "DuplicatesPresent"  # unique asked for, values repeat
     ROWS_PRESENT = "RowsPresent"  # NOT NULL without a constant default, on a table with rows
-    TYPE_CHANGED = "TypeChanged"
+    TYPE_CHANGED = "TypeChanged"  # a narrowing or another type: never made
+    TABLE_REWRITE = "TableRewriteNotAllowed"  # a lossless type change, without the opt-in
     CONFLICT = "Conflict"
     DRIFTED = "Drifted"
     INVALID_SPEC = "InvalidSpec"  # the spec parsed, but the server cannot make it (a type)
@@ -224,9 +227,15 @@ class Facts:
     nulls: tuple[tuple[str, int], ...] = ()  # (column as the spec names it, NULL count)
     # (column as the spec names it, rows repeating a value: count(c) - count(DISTINCT c))
     duplicates: tuple[tuple[str, int], ...] = ()
+    # (column as the spec names it, what PostgreSQL would re-check or rebuild by scanning the
+    # table if its type changed: a validated CHECK, an expression or partial index)
+    rechecks: tuple[tuple[str, str], ...] = ()
 
     def nulls_in(self, column: str) -> int:
         return dict(self.nulls).get(column, 0)
 
     def duplicates_in(self, column: str) -> int:
         return dict(self.duplicates).get(column, 0)
+
+    def rechecks_of(self, column: str) -> tuple[str, ...]:
+        return tuple(what for name, what in self.rechecks if name == column)

@@ -8,6 +8,7 @@ all, so nothing of it is applied.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import datetime, timezone
 
@@ -21,6 +22,8 @@ from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable,  # noqa: 
 from dbtable.ownership import MAX_NAME_BYTES, TableComment, retained_name
 from dbtable.plan_columns import (DropColumn, plan_added_column, plan_options,  # noqa: F401
                                   plan_renames, plan_uniques)
+from dbtable.plan_type_changes import plan_type_change
+from dbtable.type_operations import WidenColumnType
 
 NO_FACTS = Facts()
 
@@ -198,7 +201,8 @@ def _adoption_changes(desired: DesiredTable, occupant: ActualTable, facts: Facts
     """The changes that adopt ``occupant``; a mismatch is refused without naming its columns
     or types, which the adopting resource has no right to learn from the operator."""
     plan = _plan_changes(desired, occupant, facts)
-    if not plan.refused:
+    retyped = any(isinstance(op, WidenColumnType) for op in plan.operations)
+    if not plan.refused and not retyped:  # adopted with its exact types, or not at all
         return plan
     return Plan(refusals=(Refusal(
         RefusalReason.CONFLICT, "spec.columns",
@@ -212,6 +216,7 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
     wanted_columns = {c.name: c for c in desired.columns}
     current = {renames.new_name(c.name): c for c in actual.columns}
     dropped: list[str] = []
+    retypes: list[Operation] = []
     # A previous name still present after the renames: its rename was refused above.
     claimed = {old for c in desired.columns for old in c.options.previous_names}
     for name, column in current.items():
@@ -228,11 +233,10 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
                 "missing from the spec; add it back, or to drop it and its data list it in "
                 "spec.dropColumns"))
         elif not _same_type(wanted, column):
-            refusals.append(Refusal(
-                RefusalReason.TYPE_CHANGED, f"spec.columns.{name}",
-                f"column {name} is {column.type} in table {actual.name}, the spec says "
-                f"{wanted.type.canonical}; changing a column's type is not supported: "
-                f"set it back to {column.type}"))
+            retype, refusal = plan_type_change(actual.name, wanted, column,
+                                               desired.allow_table_rewrite, facts)
+            retypes.extend([retype] if retype is not None else [])
+            refusals.extend([refusal] if refusal is not None else [])
     if refusals:
         return Plan(refusals=tuple(refusals))
 
@@ -247,6 +251,8 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
         operations.append(DropPrimaryKey(table, actual.primary_key_constraint,
                                          tuple(renames.new_name(c) for c in actual.primary_key)))
     operations.extend(DropColumn(table, name) for name in dropped)
+    # Widenings join the brief changes; a rewrite (its own transaction) takes the rest along.
+    operations.extend(_with_table(op, table) for op in retypes)
     for column in desired.columns:
         if column.name not in current:
             added, refused = plan_added_column(table, column, facts,
@@ -292,6 +298,11 @@ def _same_type(wanted: DesiredColumn, actual: ActualColumn) -> bool:
     if wanted.type.user_defined:
         return wanted.resolved.typmod == actual.identity.typmod
     return wanted.type.canonical == actual.type
+
+
+def _with_table(operation: Operation, table: str) -> Operation:
+    """The operation on the table's name after a rename in the same plan."""
+    return dataclasses.replace(operation, table=table)
 
 
 def _merge(first: Plan, second: Plan) -> Plan:

@@ -9,6 +9,7 @@ plan (read from the catalog again) resumes where the last one stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import Facts, Operation, Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.plan_columns import needed_facts, plan_renames
 from dbtable.render import render
+from dbtable.retype_facts import RECHECKS, retype_candidates
 from dbtable.resolve import resolve_defaults, resolve_types
 from dbtable.unique_operations import CreateUniqueIndex, DropUniqueIndex
 
@@ -144,7 +146,18 @@ def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
 
 def read_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
     """Count what the planner needs to refuse a change (rows, NULLs), in one scan at most;
-    nothing when the change needs no count."""
+    nothing when the change needs no count. With a type change, also what PostgreSQL would
+    re-check or rebuild by scanning the table (a catalog query, no scan)."""
+    facts = _count_facts(cur, desired, table)
+    if not retype_candidates(desired, table):
+        return facts
+    renamed = dict(plan_renames(desired, table)[0].pairs)
+    cur.execute(RECHECKS, (table.schema, table.name))
+    return dataclasses.replace(facts, rechecks=tuple(
+        (renamed.get(column, column), what) for column, what in cur.fetchall()))
+
+
+def _count_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
     need_rows, columns, repeats = needed_facts(desired, table)
     if not need_rows and not columns and not repeats:
         return Facts()

@@ -19,6 +19,7 @@ from dbtable.defaults import ColumnDefault
 from dbtable.model import DesiredColumn
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                                 DropTable, MarkOwned, Operation, RenameTable, Unmark)
+from dbtable.type_operations import WidenColumnType
 from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
                                        DropUniqueConstraint, DropUniqueIndex)
 
@@ -185,6 +186,14 @@ def _(op: DropUniqueConstraint, schema: str) -> sql.Composed:
 @_render.register
 def _(op: DropUniqueIndex, schema: str) -> sql.Composed:
     return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, op.name))
+
+
+@_render.register
+def _(op: WidenColumnType, schema: str) -> sql.Composed:
+    # Also RecheckColumnType and RewriteColumnType: one statement, what it costs differs. No
+    # USING clause: every planned change has an assignment cast that keeps each value.
+    return _alter_column(schema, op.table, op.column,
+                         sql.SQL("TYPE {}").format(op.new_type.sql()))
 
 
 def to_text(statement: sql.Composable) -> str:

@@ -18,7 +18,7 @@ from dbtable.types import TypeSyntaxError, parse_type
 MAX_COLUMNS = 1600  # PostgreSQL's limit on columns per table
 MAX_KEY_COLUMNS = 32  # PostgreSQL's INDEX_MAX_KEYS
 KNOWN_FIELDS = ("tableName", "columns", "primaryKey", "deletionPolicy", "adoptExistingTable",
-                "columnOptions", "dropColumns")
+                "allowTableRewrite", "columnOptions", "dropColumns")
 
 
 def parse_spec(spec: object) -> DesiredTable:
@@ -34,16 +34,25 @@ def parse_spec(spec: object) -> DesiredTable:
     columns = _parse_columns(spec.get("columns"), errors)
     key = _parse_primary_key(spec.get("primaryKey"), columns, errors)
     policy = _parse_deletion_policy(spec.get("deletionPolicy"), errors)
-    adopt = spec.get("adoptExistingTable", False)
-    if not isinstance(adopt, bool):
-        errors.append(FieldError("spec.adoptExistingTable",
-                                 f"must be true or false, got {describe_type(adopt)}"))
+    adopt = _parse_flag(spec, "adoptExistingTable", errors)
+    rewrite = _parse_flag(spec, "allowTableRewrite", errors)
     drops = parse_drop_columns(spec.get("dropColumns"), columns, errors)
     columns = parse_column_options(spec.get("columnOptions"), columns, key, drops, errors)
     if errors:
         raise InvalidSpec(errors)
     return DesiredTable(name=name, columns=tuple(columns), primary_key=key,
-                        deletion_policy=policy, adopt_existing=adopt, drop_columns=drops)
+                        deletion_policy=policy, adopt_existing=adopt, drop_columns=drops,
+                        allow_table_rewrite=rewrite)
+
+
+def _parse_flag(spec: Mapping[str, object], field: str, errors: list[FieldError]) -> bool:
+    """An optional boolean, false when not given; anything but true/false is an error."""
+    value = spec.get(field, False)
+    if not isinstance(value, bool):
+        errors.append(FieldError(f"spec.{field}",
+                                 f"must be true or false, got {describe_type(value)}"))
+        return False
+    return value
 
 
 def _parse_table_name(value: object, errors: list[FieldError]) -> str:

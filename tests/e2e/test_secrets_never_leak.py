@@ -54,7 +54,7 @@ def test_password_and_token_never_leak(mode: str, namespace: Namespace, database
         {"ID": "integer"}, {"NAME": "varchar(0)"}], "primaryKey": "ID"}))
     assert namespace.wait_ready("invalid", status="False")["reason"] == "InvalidSpec"
     namespace.apply(resource("kept", {"tableName": "KEPT", "columns": [
-        {next(iter(COLUMNS[0])): "bigint"}, *COLUMNS[1:]], "primaryKey": "ID"}))
+        {next(iter(COLUMNS[0])): "text"}, *COLUMNS[1:]], "primaryKey": "ID"}))
     assert namespace.wait_ready("kept", status="False")["reason"] == "TypeChanged"
     first.stop()
 

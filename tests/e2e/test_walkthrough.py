@@ -76,8 +76,8 @@ def test_seed_walkthrough(mode: str, namespace: Namespace, database: Database,
     assert namespace.get("website-users")["metadata"]["generation"] == generation
     assert database.table("site_users") == before
 
-    # Change a type: refused.
-    changed = [{"USER_ID": "bigint"}] + added[1:]
+    # Change a type in a way that could lose data (a narrowing): refused.
+    changed = [{"USER_ID": "text"}] + added[1:]
     namespace.apply(with_spec(columns=changed, tableName="SITE_USERS",
                               primaryKey="USER_ID, USER_EMAIL"))
     refused = namespace.wait_ready("website-users", status="False")

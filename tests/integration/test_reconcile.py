@@ -104,8 +104,8 @@ def test_rename_is_found_again_by_the_marker(conn, settings) -> None:
 
 @pytest.mark.parametrize("columns, reason", [
     (SEED["columns"][:-1], RefusalReason.COLUMN_REMOVED),
-    ([{"USER_ID": "bigint"}] + SEED["columns"][1:], RefusalReason.TYPE_CHANGED),
-    ([{"USER_ID": "integer"}, {"USER_NAME": "varchar(60)"}] + SEED["columns"][2:],
+    ([{"USER_ID": "bigint"}] + SEED["columns"][1:], RefusalReason.TABLE_REWRITE),
+    ([{"USER_ID": "integer"}, {"USER_NAME": "varchar(40)"}] + SEED["columns"][2:],
      RefusalReason.TYPE_CHANGED),
 ])
 def test_refused_change_leaves_the_catalog_byte_for_byte_unchanged(conn, settings, columns,

@@ -315,12 +315,15 @@ def test_spec_requires_the_seed_fields_and_defaults_the_new_ones(
     assert spec_schema["required"] == ["tableName", "columns", "primaryKey"]
     fields = spec_schema["properties"]
     assert set(fields) == {"tableName", "columns", "primaryKey", "deletionPolicy",
-                           "adoptExistingTable", "columnOptions", "dropColumns"}
+                           "adoptExistingTable", "allowTableRewrite", "columnOptions",
+                           "dropColumns"}
     assert fields["deletionPolicy"]["enum"] == ["Drop", "Retain"]
     # No default: absent means Drop for a created table, Retain for an adopted one.
     assert "default" not in fields["deletionPolicy"]
     assert fields["adoptExistingTable"] == {**fields["adoptExistingTable"],
                                             "type": "boolean", "default": False}
+    assert fields["allowTableRewrite"] == {**fields["allowTableRewrite"],
+                                           "type": "boolean", "default": False}
     assert (fields["columns"]["minItems"], fields["columns"]["maxItems"]) == (1, 1600)
 
 

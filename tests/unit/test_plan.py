@@ -82,7 +82,7 @@ def test_changed_type_is_refused_naming_both_types() -> None:
     plan = plan_reconcile(spec, OWNER, actual(), None)
     assert plan.operations == ()
     (refusal,) = plan.refusals
-    assert refusal.reason is RefusalReason.TYPE_CHANGED
+    assert refusal.reason is RefusalReason.TABLE_REWRITE  # lossless, but only when allowed
     assert refusal.field == "spec.columns.user_id"
     assert "integer" in refusal.message and "bigint" in refusal.message
 

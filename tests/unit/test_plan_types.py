@@ -56,9 +56,12 @@ def test_user_defined_modifiers_compare_by_typmod() -> None:
 def test_builtin_modifiers_compare_by_format_types_spelling() -> None:
     assert plan(desired("varchar(50)", TypeIdentity(VARCHAR)),
                 actual("character varying(50)", TypeIdentity(VARCHAR, 54))) == Plan()
+    shorter = plan(desired("varchar(49)", TypeIdentity(VARCHAR)),
+                   actual("character varying(50)", TypeIdentity(VARCHAR, 54)))
+    assert [r.reason for r in shorter.refusals] == [RefusalReason.TYPE_CHANGED]
     longer = plan(desired("varchar(51)", TypeIdentity(VARCHAR)),
                   actual("character varying(50)", TypeIdentity(VARCHAR, 54)))
-    assert [r.reason for r in longer.refusals] == [RefusalReason.TYPE_CHANGED]
+    assert [type(op).__name__ for op in longer.operations] == ["WidenColumnType"]
 
 
 def test_builtin_of_another_oid_is_a_changed_type_whatever_it_prints() -> None:
@@ -80,5 +83,5 @@ def test_type_the_server_cannot_make_is_refused_on_its_column_before_anything() 
 def test_without_a_server_the_grammars_spelling_decides() -> None:
     # The plan command offline: neither side has an identity.
     assert plan(desired("varchar(50)"), actual("character varying(50)", None)) == Plan()
-    changed = plan(desired("text"), actual("character varying(50)", None))
+    changed = plan(desired("varchar(40)"), actual("character varying(50)", None))
     assert [r.reason for r in changed.refusals] == [RefusalReason.TYPE_CHANGED]

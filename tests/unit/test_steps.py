@@ -66,7 +66,8 @@ EXPECTED = {
     "ValidateNotNullCheck": (True, False), "SetNotNull": (False, False),
     "DropNotNullCheck": (False, False), "CreateUniqueIndex": (True, False),
     "AttachUniqueConstraint": (False, False), "DropUniqueConstraint": (False, False),
-    "DropUniqueIndex": (False, False),
+    "DropUniqueIndex": (False, False), "WidenColumnType": (False, False),
+    "RecheckColumnType": (True, False), "RewriteColumnType": (True, True),
 }
 
 
@@ -82,3 +83,5 @@ def test_plan_words_for_each_effect() -> None:
         "scans the table, reads and writes go on"
     assert table_effect(operations.AddPrimaryKey) == \
         "scans the table, blocks reads and writes meanwhile"
+    assert table_effect(operations.RewriteColumnType) == \
+        "rewrites the table, blocks reads and writes"
