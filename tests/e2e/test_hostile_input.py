@@ -226,8 +226,8 @@ def test_kubectl_explain_states_the_column_name_and_type_rules(namespace: Namesp
         "a PostgreSQL type name with optional modifiers and array brackets, at most 128 "
         "characters", "timestamp(3) with time zone",
         "Constraints, defaults, quotes and comments are refused",
-        "Changing a column's type is refused; removing a column is refused unless it is named "
-        "in dropColumns",
+        "narrowing or any other type change is refused; removing a column is refused unless it "
+        "is named in dropColumns",
     )
     for rule in rules:
         assert rule in explained, f"{rule!r} missing from kubectl explain:\n{explained}"
