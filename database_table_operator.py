@@ -33,6 +33,9 @@ from dbtable.pool import ConnectionPool
 from dbtable.type_operations import RecheckColumnType, RewriteColumnType, WidenColumnType
 from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
                                        DropUniqueConstraint, DropUniqueIndex)
+from dbtable.index_operations import (BuildReplacement, CreateIndex, CreateIndexWithTable,
+                                      DropFailedIndex, DropIndex, MarkIndex, PlaceIndex,
+                                      RenameIndex)
 from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
 from dbtable.retention import InvalidRetention, parse_retention, purge_expired, purge_interval
@@ -56,6 +59,10 @@ EVENT_REASONS: dict[type, str] = {
     DropUniqueConstraint: "UniqueChanged", DropUniqueIndex: "UniqueChanging",
     WidenColumnType: "ColumnTypeChanged", RecheckColumnType: "ColumnTypeChanged",
     RewriteColumnType: "ColumnTypeChanged",
+    CreateIndex: "IndexCreated", CreateIndexWithTable: "IndexCreated",
+    BuildReplacement: "IndexRebuilding", MarkIndex: "IndexMarked", RenameIndex: "IndexRenamed",
+    PlaceIndex: "IndexCreated",
+    DropIndex: "IndexDropped", DropFailedIndex: "IndexDropped",
 }
 # A change applied in steps: the next call comes this soon (each one replans first).
 NEXT_STEP_DELAY_S = 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dbtable.catalog_indexes import read_indexes
 from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, Owner,
                            TypeIdentity)
 from dbtable.ownership import Marker, TableComment
@@ -151,7 +152,8 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
                        primary_key=tuple(key_row[1]) if key_row else (),
                        primary_key_constraint=key_row[0] if key_row else None,
                        owner=Owner.from_marker(comment), comment=comment, checks=checks,
-                       uniques=uniques, unique_indexes=indexes)
+                       uniques=uniques, unique_indexes=indexes,
+                       indexes=read_indexes(cur, [oid]).get(oid, ()))
 
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the
@@ -230,7 +232,7 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
     tables called one of ``names``, with their columns and keys; and what else (an index, a
     view, a type) holds any of ``names``.
 
-    Three queries in all, however many tables there are: what the drift sweep compares.
+    Four queries in all, however many tables there are: what the drift sweep compares.
     """
     wanted = set(names)
     marker = "%" + _like_escape(f'"{MARKER_KEY}": "{MARKER_VALUE}"') + "%"
@@ -240,6 +242,7 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
                   if only is None or name in wanted or _owner_key(comment) in only}
     tables: list[ActualTable] = []
     if candidates:
+        all_indexes = read_indexes(cur, list(candidates))
         cur.execute(_ALL_DETAILS, {"oids": list(candidates)})
         for oid, column_names, column_types, type_oids, typmods, key_name, key_columns, \
                 not_nulls, defaults, check_names, check_valid, unique_names, index_names, \
@@ -257,7 +260,8 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
                 # The sweep needs only which constraints exist (it compares the operator's
                 # own by name); their columns are read by a reconcile.
                 uniques=tuple((name, ()) for name in unique_names),
-                unique_indexes=tuple(zip(index_names, index_valid))))
+                unique_indexes=tuple(zip(index_names, index_valid)),
+                indexes=all_indexes.get(oid, ())))
     blockers: dict[str, str] = {}
     if wanted:
         cur.execute(_ALL_BLOCKERS, {"schema": schema, "names": sorted(wanted)})

@@ -5,6 +5,7 @@ import enum
 from dataclasses import dataclass
 
 from dbtable.defaults import ColumnDefault
+from dbtable.index_model import ActualIndex, DesiredIndex
 from dbtable.ownership import MARKER_KEY, MARKER_VALUE, Owner  # noqa: F401  (re-exported)
 from dbtable.types import ColumnType
 
@@ -70,6 +71,7 @@ class DesiredTable:
     drop_columns: tuple[str, ...] = ()  # columns to drop (never declared in ``columns``)
     # Type changes that rewrite (or scan) the table under ACCESS EXCLUSIVE are made only then.
     allow_table_rewrite: bool = False
+    indexes: tuple[DesiredIndex, ...] = ()  # spec.indexes, each named (given or generated)
 
 
 @dataclass(frozen=True)
@@ -100,3 +102,5 @@ class ActualTable:
     # The operator's own unique indexes by name -> valid (indisvalid): a failed concurrent
     # build leaves an INVALID one, which is dropped and built again.
     unique_indexes: tuple[tuple[str, bool], ...] = ()
+    # Every index that backs no constraint, anyone's (dbtable/catalog_indexes.py).
+    indexes: tuple[ActualIndex, ...] = ()

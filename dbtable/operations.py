@@ -162,12 +162,17 @@ from dbtable.type_operations import (RecheckColumnType,  # noqa: E402,F401
                                      RewriteColumnType, WidenColumnType)
 from dbtable.unique_operations import (AttachUniqueConstraint,  # noqa: E402,F401
                                        CreateUniqueIndex, DropUniqueConstraint, DropUniqueIndex)
+from dbtable.index_operations import (BuildReplacement, CreateIndex,  # noqa: E402,F401
+                                      CreateIndexWithTable, DropFailedIndex, DropIndex,
+                                      MarkIndex, PlaceIndex, RenameIndex)
 
 Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryKey | MarkOwned \
     | ReclaimTable | MarkRetained | Unmark | DropTable | RenameColumn | DropColumn | SetDefault \
     | DropDefault | DropNotNull | AddNotNullCheck | ValidateNotNullCheck | SetNotNull \
     | DropNotNullCheck | CreateUniqueIndex | AttachUniqueConstraint | DropUniqueConstraint \
-    | DropUniqueIndex | WidenColumnType | RecheckColumnType | RewriteColumnType
+    | DropUniqueIndex | WidenColumnType | RecheckColumnType | RewriteColumnType \
+    | CreateIndex | CreateIndexWithTable | BuildReplacement | MarkIndex | RenameIndex \
+    | PlaceIndex | DropIndex | DropFailedIndex
 
 
 class RefusalReason(str, enum.Enum):
@@ -230,6 +235,14 @@ class Facts:
     # (column as the spec names it, what PostgreSQL would re-check or rebuild by scanning the
     # table if its type changed: a validated CHECK, an expression or partial index)
     rechecks: tuple[tuple[str, str], ...] = ()
+    # (index name, rows repeating a value of its columns) for unique indexes to be built.
+    index_duplicates: tuple[tuple[str, int], ...] = ()
+    # (name, what holds it) for spec.indexes names held by a relation that is no index of
+    # this table (index names share the schema's namespace with tables).
+    index_names_taken: tuple[tuple[str, str], ...] = ()
+
+    def index_duplicates_in(self, index: str) -> int:
+        return dict(self.index_duplicates).get(index, 0)
 
     def nulls_in(self, column: str) -> int:
         return dict(self.nulls).get(column, 0)

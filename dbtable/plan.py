@@ -24,6 +24,7 @@ from dbtable.plan_columns import (DropColumn, plan_added_column, plan_options,  
                                   plan_renames, plan_uniques)
 from dbtable.plan_type_changes import plan_type_change
 from dbtable.type_operations import WidenColumnType
+from dbtable.plan_indexes import plan_indexes, plan_new_table_indexes
 
 NO_FACTS = Facts()
 
@@ -57,9 +58,12 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
         return _merge(Plan(operations=(MarkOwned(occupant.name, owner, keep, adopted=True),)),
                       _adoption_changes(desired, occupant, facts))
     if owned is None:
+        indexes, refused = plan_new_table_indexes(desired, facts)
+        if refused:
+            return Plan(refusals=tuple(refused))
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
-            MarkOwned(desired.name, owner)))
+            MarkOwned(desired.name, owner), *indexes))
     return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned, facts))
 
 
@@ -265,9 +269,13 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
     refusals.extend(refused)
     unique_now, unique_later, refused = plan_uniques(table, desired, actual, facts)
     refusals.extend(refused)
+    index_now, index_later, refused = plan_indexes(table, desired, actual,
+                                                   dict(renames.pairs), facts)
+    refusals.extend(refused)
     if refusals:
         return Plan(refusals=tuple(refusals))
-    return Plan(operations=tuple(operations + now + unique_now + later + unique_later))
+    return Plan(operations=tuple(operations + now + unique_now + index_now + later
+                                 + unique_later + index_later))
 
 
 def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:

@@ -29,11 +29,16 @@ from dbtable.render import render
 from dbtable.retype_facts import RECHECKS, retype_candidates
 from dbtable.resolve import resolve_defaults, resolve_types
 from dbtable.unique_operations import CreateUniqueIndex, DropUniqueIndex
+from dbtable.catalog_indexes import read_name_holders
+from dbtable.index_operations import CreateIndex, DropFailedIndex
+from dbtable.plan_indexes import index_counts
+from dbtable.render_indexes import duplicate_count
 
 log = logging.getLogger(__name__)
 
 # First key of pg_advisory_xact_lock(int, int): "DBT" — keeps our locks apart from others'.
 LOCK_CLASS = 0x444254
+DUPLICATE_TABLE = "42P07"  # a relation of that name exists
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,11 @@ def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
         if occupant is None:
             blocker = read_blocker(cur, schema, desired.name)
     facts = read_facts(cur, desired, owned) if owned is not None else Facts()
+    table = owned or occupant
+    taken = read_name_holders(cur, schema, (i.name for i in desired.indexes),
+                              table.name if table else None,
+                              (i.name for i in table.indexes) if table else ())
+    facts = dataclasses.replace(facts, index_names_taken=taken)
     return plan_reconcile(desired, owner, owned, occupant, blocker, facts)
 
 
@@ -159,20 +169,25 @@ def read_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
 
 def _count_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
     need_rows, columns, repeats = needed_facts(desired, table)
-    if not need_rows and not columns and not repeats:
+    renamed = dict(plan_renames(desired, table)[0].pairs)
+    indexes = index_counts(desired, table, renamed)
+    if not need_rows and not columns and not repeats and not indexes:
         return Facts()
     counts = [sql.SQL("count(*)")] + [
         sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c))
         for c in columns] + [
-        sql.SQL("count({0}) - count(DISTINCT {0})").format(sql.Identifier(c)) for c in repeats]
+        sql.SQL("count({0}) - count(DISTINCT {0})").format(sql.Identifier(c)) for c in repeats
+    ] + [duplicate_count(keys) for _, keys in indexes]
     cur.execute(sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(counts), sql.Identifier(table.schema, table.name)))
     rows, *found = cur.fetchone()
-    nulls, duplicates = found[:len(columns)], found[len(columns):]
+    nulls, duplicates = found[:len(columns)], found[len(columns):len(columns) + len(repeats)]
     # Keyed by the spec's names: a column renamed in the same plan is counted by its old one.
-    renamed = dict(plan_renames(desired, table)[0].pairs)
     return Facts(rows=rows, nulls=tuple((renamed.get(c, c), n) for c, n in zip(columns, nulls)),
-                 duplicates=tuple((renamed.get(c, c), n) for c, n in zip(repeats, duplicates)))
+                 duplicates=tuple((renamed.get(c, c), n) for c, n in zip(repeats, duplicates)),
+                 index_duplicates=tuple(
+                     (name, n) for (name, _), n in zip(indexes, found[len(columns)
+                                                                      + len(repeats):])))
 
 
 def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:
@@ -223,10 +238,16 @@ def _clean_up_after(conn: Connection, cur: Any, operation: Operation, schema: st
     """A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an INVALID index, which still refuses
     new duplicates while the status says the constraint is not there: drop it at once (the
     next plan would too). Not when the connection is gone: then the next plan does it."""
-    if not isinstance(operation, CreateUniqueIndex) or conn.closed \
+    if not isinstance(operation, (CreateUniqueIndex, CreateIndex)) or conn.closed \
             or is_connection_error(error):
         return
-    (drop,) = render((DropUniqueIndex(operation.table, operation.column),), schema)
+    if isinstance(operation, CreateIndex):
+        if error.pgcode == DUPLICATE_TABLE:  # the name is someone else's: never drop it
+            return
+        cleanup: Operation = DropFailedIndex(operation.table, operation.name)
+    else:
+        cleanup = DropUniqueIndex(operation.table, operation.column)
+    (drop,) = render((cleanup,), schema)
     log.debug("SQL statement: %s;", drop.as_string(conn))
     cur.execute(drop)
 

@@ -221,3 +221,6 @@ def to_text(statement: sql.Composable) -> str:
             quoted.encoding = "utf8"
         return quoted.getquoted().decode("utf-8")
     raise TypeError(f"cannot render {type(statement).__name__} without a connection")
+
+
+import dbtable.render_indexes  # noqa: E402,F401  (registers the index operations' SQL)

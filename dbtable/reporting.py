@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any
 
 from dbtable.conditions import set_condition
+from dbtable.index_model import ActualIndex
 from dbtable.model import ActualColumn, ActualTable
 from dbtable.plan import Operation, Plan
 
@@ -131,13 +132,22 @@ class Reporter:
             target["primaryKey"] = list(table.primary_key)
             target["uniqueConstraints"] = [
                 {"name": name, "columns": list(columns)} for name, columns in table.uniques]
+            self.patch_status["indexes"] = [index_status(i) for i in table.indexes]
 
 
 def step_name(op: Operation) -> str:
     """``ValidateNotNullCheck on orders.status (SHARE UPDATE EXCLUSIVE lock)``."""
     column = getattr(op, "column", None)
     where = op.table + (f".{column}" if isinstance(column, str) else "")
-    return f"{type(op).__name__} on {where} ({op.lock} lock)"
+    index = getattr(op, "name", None) if column is None else None
+    what = f"{type(op).__name__} {index}" if isinstance(index, str) else type(op).__name__
+    return f"{what} on {where} ({op.lock} lock)"
+
+
+def index_status(index: ActualIndex) -> dict[str, Any]:
+    """One index as the catalog has it; ``managed``: the operator's own (it may drop it)."""
+    return {"name": index.name, "columns": list(index.columns), "method": index.method,
+            "unique": index.unique, "valid": index.valid, "managed": index.managed}
 
 
 def _column_status(column: ActualColumn) -> dict[str, Any]:

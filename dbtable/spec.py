@@ -11,6 +11,7 @@ from typing import Any
 
 from dbtable.columns import parse_column_options, parse_drop_columns
 from dbtable.errors import FieldError, InvalidSpec
+from dbtable.index_spec import parse_indexes
 from dbtable.model import DeletionPolicy, DesiredColumn, DesiredTable
 from dbtable.names import InvalidName, describe_type, fold_identifier
 from dbtable.types import TypeSyntaxError, parse_type
@@ -18,7 +19,7 @@ from dbtable.types import TypeSyntaxError, parse_type
 MAX_COLUMNS = 1600  # PostgreSQL's limit on columns per table
 MAX_KEY_COLUMNS = 32  # PostgreSQL's INDEX_MAX_KEYS
 KNOWN_FIELDS = ("tableName", "columns", "primaryKey", "deletionPolicy", "adoptExistingTable",
-                "allowTableRewrite", "columnOptions", "dropColumns")
+                "allowTableRewrite", "columnOptions", "dropColumns", "indexes")
 
 
 def parse_spec(spec: object) -> DesiredTable:
@@ -38,11 +39,12 @@ def parse_spec(spec: object) -> DesiredTable:
     rewrite = _parse_flag(spec, "allowTableRewrite", errors)
     drops = parse_drop_columns(spec.get("dropColumns"), columns, errors)
     columns = parse_column_options(spec.get("columnOptions"), columns, key, drops, errors)
+    indexes = parse_indexes(spec.get("indexes"), name, {c.name for c in columns}, errors)
     if errors:
         raise InvalidSpec(errors)
     return DesiredTable(name=name, columns=tuple(columns), primary_key=key,
                         deletion_policy=policy, adopt_existing=adopt, drop_columns=drops,
-                        allow_table_rewrite=rewrite)
+                        allow_table_rewrite=rewrite, indexes=indexes)
 
 
 def _parse_flag(spec: Mapping[str, object], field: str, errors: list[FieldError]) -> bool:

@@ -211,6 +211,11 @@ def _previous_names_are_free_and_unshared(spec: Mapping[str, Any]) -> bool:
     return not previous & (declared | drops)
 
 
+def _index_names_are_distinct(spec: Mapping[str, Any]) -> bool:
+    names = [lower_ascii(x["name"]) for x in spec.get("indexes", []) if "name" in x]
+    return all(names.count(n) == 1 and n != lower_ascii(spec["tableName"]) for n in names)
+
+
 _D = "self.columns.transformMapEntry(i, c, {c.map(n, n.lowerAscii())[0]: i})"
 _G = ("(has(self.dropColumns) ? self.dropColumns.transformMapEntry(i, n, {n.lowerAscii(): i}) "
       ": {})")
@@ -248,6 +253,23 @@ CEL_IN_PYTHON = {
     "!has(self.columnOptions[k].previousNames) || self.columnOptions[k].previousNames.all(n, "
     "!(n.lowerAscii() in d) && !(n.lowerAscii() in g) && p[n.lowerAscii()] == k)))))":
         _previous_names_are_free_and_unshared,
+    # spec.indexes (issue 9): each item's rules, then the two across the list.
+    "!self.lowerAscii().startsWith('dbt_')":
+        lambda name: not lower_ascii(name).startswith("dbt_"),
+    "self.columns.all(c, self.columns.exists_one(d, d.lowerAscii() == c.lowerAscii()))":
+        lambda index: all([lower_ascii(d) for d in index["columns"]].count(lower_ascii(c)) == 1
+                          for c in index["columns"]),
+    "!has(self.unique) || !self.unique || !has(self.method) || self.method == 'btree'":
+        lambda index: not index.get("unique") or index.get("method", "btree") == "btree",
+    "!has(self.method) || self.method != 'hash' || self.columns.size() == 1":
+        lambda index: index.get("method") != "hash" or len(index["columns"]) == 1,
+    f"!has(self.indexes) || [{_D}].all(d, self.indexes.all(x, x.columns.all(c, "
+    "c.lowerAscii() in d)))":
+        lambda spec: all(lower_ascii(c) in _declared(spec)
+                         for x in spec.get("indexes", []) for c in x["columns"]),
+    "!has(self.indexes) || self.indexes.all(x, !has(x.name) || (x.name.lowerAscii() != "
+    "self.tableName.lowerAscii() && self.indexes.exists_one(y, has(y.name) && "
+    "y.name.lowerAscii() == x.name.lowerAscii())))": _index_names_are_distinct,
 }
 
 
@@ -316,7 +338,7 @@ def test_spec_requires_the_seed_fields_and_defaults_the_new_ones(
     fields = spec_schema["properties"]
     assert set(fields) == {"tableName", "columns", "primaryKey", "deletionPolicy",
                            "adoptExistingTable", "allowTableRewrite", "columnOptions",
-                           "dropColumns"}
+                           "dropColumns", "indexes"}
     assert fields["deletionPolicy"]["enum"] == ["Drop", "Retain"]
     # No default: absent means Drop for a created table, Retain for an adopted one.
     assert "default" not in fields["deletionPolicy"]
@@ -442,7 +464,7 @@ def test_cel_rules_point_at_the_field_they_judge(spec_schema: dict[str, Any]) ->
     *column_rules, key_rule = spec_schema["x-kubernetes-validations"]
     assert [r["fieldPath"] for r in column_rules] == [".columns", ".columnOptions",
                                                        ".dropColumns", ".columnOptions",
-                                                       ".columns"]
+                                                       ".indexes", ".indexes", ".columns"]
     assert all("oldSelf" not in r["messageExpression"] for r in column_rules
                if "messageExpression" in r)
     assert key_rule["fieldPath"] == ".primaryKey"
@@ -487,7 +509,7 @@ def test_cel_rules_run_after_a_pattern_error_but_not_after_a_blocking_one(
 def test_status_declares_what_the_operator_writes(version: dict[str, Any]) -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert set(status) == {"conditions", "observedGeneration", "tableName", "columns",
-                           "primaryKey", "uniqueConstraints", "lastHandled"}
+                           "primaryKey", "uniqueConstraints", "lastHandled", "indexes"}
     # Kopf's diff base (dbtable/diffbase.py): kept, not pruned, or every event looks new.
     assert set(status["lastHandled"]["properties"]) == {"uid", "spec", "rest"}
     conditions = status["conditions"]
