@@ -197,3 +197,28 @@ def test_column_rules_fit_the_cost_budget_at_1600_columns(namespace: Namespace) 
     undeclared = send("create", _largest(columns, columnOptions={**options, "NOPE": {}}))
     assert undeclared.returncode != 0
     assert "every columnOptions key must be one of the declared columns" in undeclared.stderr
+
+
+def test_index_rules_fit_the_cost_budget_at_1600_columns(namespace: Namespace) -> None:
+    """The index rules (crd.yaml) on the largest resource they can see: 1600 columns of
+    63-character names and 64 named indexes of 32 columns each, in mixed case."""
+    names = [f"C{i:04d}" + "x" * 58 for i in range(1600)]
+    columns = [{name: "integer"} for name in names]
+    indexes = [{"name": f"I{i:02d}" + "n" * 60, "unique": True,
+                "columns": [names[(i * 32 + j) % 1600].lower() for j in range(32)]}
+               for i in range(64)]
+
+    def send(verb: str, manifest: str) -> Any:
+        return namespace.kubectl(verb, "-f", "-", input=manifest, check=False)
+
+    created = send("create", _largest(columns, indexes=indexes))
+    assert created.returncode == 0, created.stderr
+    undeclared = send("replace", _largest(columns, indexes=[
+        *indexes[:-1], {**indexes[-1], "columns": [*indexes[-1]["columns"][:31], "NOPE"]}]))
+    assert undeclared.returncode != 0 and "cost" not in undeclared.stderr, undeclared.stderr
+    assert "every column of spec.indexes must be one of the declared columns" \
+        in undeclared.stderr, undeclared.stderr
+    repeated = send("replace", _largest(columns, indexes=[
+        *indexes[:-1], {**indexes[-1], "name": indexes[0]["name"].lower()}]))
+    assert repeated.returncode != 0 and "cost" not in repeated.stderr, repeated.stderr
+    assert "index names must differ" in repeated.stderr, repeated.stderr
