@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbtable.steps import SHARE_UPDATE_EXCLUSIVE, Step
-
-SHARE = "SHARE"
+from dbtable.steps import ACCESS_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE, Step
 
 
 @dataclass(frozen=True)
@@ -23,6 +21,8 @@ class CreateIndex(Step):
     lock = SHARE_UPDATE_EXCLUSIVE
     own_transaction = True
     transactional = False
+    scans = True  # twice, concurrently: reads and writes go on
+    rewrites = False
     concurrently = True
     table: str
     name: str
@@ -42,9 +42,11 @@ class CreateIndex(Step):
 class CreateIndexWithTable(CreateIndex):
     """A plain CREATE INDEX in the transaction that creates the (empty) table."""
 
-    lock = SHARE
+    # CREATE INDEX takes SHARE; the transaction holds ACCESS EXCLUSIVE from CREATE TABLE.
+    lock = ACCESS_EXCLUSIVE
     own_transaction = False
     transactional = True
+    scans = False  # the table is new and empty
     concurrently = False
 
     def describe(self) -> str:
@@ -68,6 +70,7 @@ class MarkIndex(Step):
     """``COMMENT ON INDEX``: the durable mark that a user-named index is the operator's."""
 
     lock = SHARE_UPDATE_EXCLUSIVE
+    scans = rewrites = False
     table: str
     name: str
 
@@ -82,6 +85,7 @@ class RenameIndex(Step):
 
     lock = SHARE_UPDATE_EXCLUSIVE
     additive = False
+    scans = rewrites = False  # the catalog only
     table: str
     name: str
     new_name: str
@@ -110,6 +114,7 @@ class DropIndex(Step):
     own_transaction = True
     transactional = False
     additive = False
+    scans = rewrites = False
     table: str
     name: str
 
@@ -125,6 +130,7 @@ class DropFailedIndex(Step):
     lock = SHARE_UPDATE_EXCLUSIVE
     own_transaction = True
     transactional = False
+    scans = rewrites = False
     table: str
     name: str
 

@@ -166,7 +166,7 @@ def test_how_each_index_operation_runs() -> None:
         DropIndex("t", "n"), DropFailedIndex("t", "n"))}
     assert runs == {
         CreateIndex: (False, True, True, "SHARE UPDATE EXCLUSIVE"),
-        CreateIndexWithTable: (True, False, True, "SHARE"),
+        CreateIndexWithTable: (True, False, True, "ACCESS EXCLUSIVE"),
         MarkIndex: (True, False, True, "SHARE UPDATE EXCLUSIVE"),
         RenameIndex: (True, False, False, "SHARE UPDATE EXCLUSIVE"),
         PlaceIndex: (True, False, True, "SHARE UPDATE EXCLUSIVE"),

@@ -68,6 +68,10 @@ EXPECTED = {
     "AttachUniqueConstraint": (False, False), "DropUniqueConstraint": (False, False),
     "DropUniqueIndex": (False, False), "WidenColumnType": (False, False),
     "RecheckColumnType": (True, False), "RewriteColumnType": (True, True),
+    "CreateIndex": (True, False),
+    "CreateIndexWithTable": (False, False), "BuildReplacement": (True, False),
+    "MarkIndex": (False, False), "RenameIndex": (False, False), "PlaceIndex": (False, False),
+    "DropIndex": (False, False), "DropFailedIndex": (False, False),
 }
 
 
