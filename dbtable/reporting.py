@@ -132,7 +132,7 @@ class Reporter:
             target["primaryKey"] = list(table.primary_key)
             target["uniqueConstraints"] = [
                 {"name": name, "columns": list(columns)} for name, columns in table.uniques]
-            self.patch_status["indexes"] = [index_status(i) for i in table.indexes]
+            target["indexes"] = [index_status(i) for i in table.indexes]
 
 
 def step_name(op: Operation) -> str:

@@ -167,3 +167,27 @@ def test_a_new_generation_is_acknowledged_even_when_the_table_already_matches() 
     update.ready(table, Plan(operations=(), refusals=()))
     assert patch["conditions"][0]["observedGeneration"] == 2
     assert patch["observedGeneration"] == 2
+
+
+def test_status_indexes_are_written_and_a_resume_that_finds_them_writes_nothing() -> None:
+    import dataclasses
+
+    from dbtable.index_model import INDEX_MARKER, ActualIndex
+
+    ours = ActualIndex("by_email", ("email",), "btree", True, True, INDEX_MARKER)
+    table = dataclasses.replace(_table(ActualColumn("id", "integer", not_null=True),
+                                       ActualColumn("email", "text")), indexes=(ours,))
+    created, first = reporter({}, EventGate(window=600), [])
+    created.ready(table, Plan(operations=(), refusals=()))
+    assert first["indexes"] == [{"name": "by_email", "columns": ["email"], "method": "btree",
+                                 "unique": True, "valid": True, "managed": True}]
+    resumed, patch = reporter(dict(first), EventGate(window=600), [])
+    resumed.ready(table, Plan(operations=(), refusals=()))
+    assert patch == {}
+    # An index made by hand since: the status is rewritten, saying it is not the operator's.
+    by_hand = ActualIndex("by_hand", ("lower(email)",), "btree", False, True, expressions=True)
+    grown = dataclasses.replace(table, indexes=(by_hand, ours))
+    resumed, patch = reporter(dict(first), EventGate(window=600), [])
+    resumed.ready(grown, Plan(operations=(), refusals=()))
+    assert [(i["name"], i["managed"]) for i in patch["indexes"]] == [("by_hand", False),
+                                                                      ("by_email", True)]
