@@ -71,10 +71,11 @@ def measure(url: str, traffic: Traffic, report_s: float, change: Callable[[], No
 def run_naive(url: str, target: sql.Identifier, statements: tuple[str, ...]) -> None:
     """The change as a migration script runs it: plain statements in one transaction."""
     conn = psycopg2.connect(url)
+    schema = sql.Identifier(target.strings[0])
     try:
         with conn, conn.cursor() as cur:
             for statement in statements:
-                cur.execute(sql.SQL(statement).format(t=target))
+                cur.execute(sql.SQL(statement).format(t=target, s=schema))
     finally:
         conn.close()
 

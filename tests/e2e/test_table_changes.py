@@ -1,5 +1,6 @@
 """Issue 9's example through the API server and the running operator: created, then each
-change made with kubectl apply, with the Events and the status of each."""
+change made with kubectl apply (rename, NOT NULL, defaults, unique, a drop, a widening), with
+the Events of each and the catalog after it."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,7 @@ from tests.support.k8s import resource, wait_for
 
 NAME = "orders"
 COLUMNS = [{"ID": "bigint"}, {"CUST_ID": "bigint"}, {"EMAIL": "varchar(200)"},
-           {"STATUS": "text"}, {"LEGACY_FLAG": "boolean"}]
+           {"STATUS": "text"}, {"CREATED_AT": "timestamptz"}, {"LEGACY_FLAG": "boolean"}]
 
 
 def spec(**changes: Any) -> dict[str, Any]:
@@ -45,20 +46,21 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
 
     # EMAIL NOT NULL and unique, STATUS a default, in steps (Reconciling in between).
     options = {**options, "EMAIL": {"nullable": False, "unique": True},
-               "STATUS": {"default": "'new'"}}
+               "STATUS": {"default": "'new'"}, "CREATED_AT": {"default": "now()"}}
     namespace.apply(resource(NAME, spec(columns=renamed, columnOptions=options)))
     status = settle(namespace, "UniqueChanged")
     email = next(c for c in status["columns"] if c["name"] == "email")
     assert email["nullable"] is False
     assert next(c for c in status["columns"] if c["name"] == "status")["default"] == \
         "'new'::text"
+    assert next(c for c in status["columns"] if c["name"] == "created_at")["default"] == "now()"
     assert [u["columns"] for u in status["uniqueConstraints"]] == [["email"]]
     for reason in ("NullabilityChanging", "NullabilityChanged", "DefaultChanged",
                    "UniqueChanging"):
         assert reason in reasons(namespace), reasons(namespace)
 
     # Removing LEGACY_FLAG without saying so: kubectl apply itself fails (transition rule).
-    kept = renamed[:4]
+    kept = renamed[:5]
     refused = namespace.apply(resource(NAME, spec(columns=kept, columnOptions=options)),
                               check=False)
     assert refused.returncode != 0 and "spec.dropColumns" in refused.stderr
@@ -68,12 +70,21 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
                                         dropColumns=["LEGACY_FLAG"])))
     settle(namespace, "ColumnDropped")
     assert [c.name for c in database.table("orders").columns] == [
-        "id", "customer_id", "email", "status"]
+        "id", "customer_id", "email", "status", "created_at"]
+    dropped = {"columnOptions": options, "dropColumns": ["LEGACY_FLAG"]}
+
+    # A widening PostgreSQL makes without rewriting the table.
+    widened = [*kept[:2], {"EMAIL": "varchar(320)"}, *kept[3:]]
+    namespace.apply(resource(NAME, spec(columns=widened, **dropped)))
+    settle(namespace, "ColumnTypeChanged")
+    assert database.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                            "WHERE attrelid = 'public.orders'::regclass "
+                            "AND attname = 'email'") == [("character varying(320)",)]
 
     # NOT NULL on a column holding NULLs: refused, with the count.
     database.execute("UPDATE public.orders SET status = NULL")
     options = {**options, "STATUS": {"default": "'new'", "nullable": False}}
-    namespace.apply(resource(NAME, spec(columns=kept, columnOptions=options,
+    namespace.apply(resource(NAME, spec(columns=widened, columnOptions=options,
                                         dropColumns=["LEGACY_FLAG"])))
     ready = namespace.wait_ready(NAME, status="False", timeout=90)
     assert ready["reason"] == "NullsPresent" and "NULL in 100 row(s)" in ready["message"]

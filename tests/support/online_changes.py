@@ -30,9 +30,12 @@ class Change:
     label: str
     spec: dict[str, Any]
     applied: Callable[[Catalog], bool]
-    naive: tuple[str, ...]  # the same change as plain SQL ({t}: the table)
+    naive: tuple[str, ...]  # the same change as plain SQL ({t}: the table, {s}: its schema)
     # Its first step takes an ACCESS EXCLUSIVE lock, so a report reading the table makes it wait.
     exclusive: bool = True
+    # Rewrites the table under ACCESS EXCLUSIVE (allowed by allowTableRewrite): it blocks every
+    # client for as long as it takes, by design, so it is measured, never held to the bound.
+    rewrites: bool = False
 
 
 def changes() -> list[Change]:
@@ -43,10 +46,10 @@ def changes() -> list[Change]:
     out: list[Change] = []
 
     def step(label: str, applied: Callable[[Catalog], bool], *naive: str,
-             exclusive: bool = True) -> None:
+             exclusive: bool = True, rewrites: bool = False) -> None:
         spec = {**BASE_SPEC, "columns": list(columns),
                 "columnOptions": {k: dict(v) for k, v in options.items()}, **extra}
-        out.append(Change(label, spec, applied, naive, exclusive))
+        out.append(Change(label, spec, applied, naive, exclusive, rewrites))
 
     step("add a column with a constant default",
          lambda c: c["columns"]["priority"] == ("integer", False, "0"),
@@ -72,10 +75,19 @@ def changes() -> list[Change]:
     step("rename a column",
          lambda c: "customer_id" in c["columns"] and "cust_id" not in c["columns"],
          "ALTER TABLE {t} RENAME COLUMN cust_id TO customer_id")
+    columns[2] = {"EMAIL": "varchar(320)"}
+    step("widen a type without a rewrite",
+         lambda c: c["columns"]["email"][0] == "character varying(320)",
+         "ALTER TABLE {t} ALTER COLUMN email TYPE varchar(320)")
     del columns[4]  # LEGACY_FLAG
     extra["dropColumns"] = ["LEGACY_FLAG"]
     step("drop a column", lambda c: "legacy_flag" not in c["columns"],
          "ALTER TABLE {t} DROP COLUMN legacy_flag")
+    columns[-1] = {"PRIORITY": "bigint"}
+    extra["allowTableRewrite"] = True
+    step("rewrite a type (allowTableRewrite)",
+         lambda c: c["columns"]["priority"][0] == "bigint",
+         "ALTER TABLE {t} ALTER COLUMN priority TYPE bigint", rewrites=True)
     return out
 
 
