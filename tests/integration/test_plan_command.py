@@ -104,3 +104,25 @@ def test_each_statement_says_its_lock_and_whether_it_scans(operator_db, conn,
         "ACCESS EXCLUSIVE lock, no scan, no rewrite",
         "SHARE UPDATE EXCLUSIVE lock, scans the table, reads and writes go on",
         "ACCESS EXCLUSIVE lock, no scan, no rewrite"]
+
+
+def test_index_steps_on_a_live_table_say_their_lock_and_scan(operator_db, conn,
+                                                              tmp_path: Path) -> None:
+    settings = DatabaseSettings(url=operator_db["url"])
+    spec = {"tableName": "PLAN_INDEXES", "columns": [{"ID": "integer"}, {"EMAIL": "text"}],
+            "primaryKey": "ID"}
+    reconcile_table(conn, settings, parse_spec(spec), Owner("default", "plan-indexes", "u-3"))
+    manifest = tmp_path / "indexes.yaml"
+    manifest.write_text("apiVersion: kopf.demo/v1\nkind: DatabaseTable\n"
+                        "metadata: {name: plan-indexes, namespace: default}\n"
+                        "spec: {tableName: PLAN_INDEXES, columns: [{ID: integer}, {EMAIL: text}],"
+                        " primaryKey: ID, indexes: [{name: BY_EMAIL, columns: [EMAIL]}]}\n")
+    result = plan(str(manifest), "--database-url", operator_db["url"])
+    assert result.returncode == 0, result.stderr
+    lines = [line.split(";  -- ", 1) for line in result.stdout.splitlines() if ";  -- " in line]
+    assert [(statement.split(" ")[0:2], effect) for statement, effect in lines] == [
+        (["CREATE", "INDEX"], "SHARE UPDATE EXCLUSIVE lock, scans the table, reads and writes "
+                              "go on"),
+        (["COMMENT", "ON"], "SHARE UPDATE EXCLUSIVE lock, no scan, no rewrite"),
+        (["ALTER", "INDEX"], "SHARE UPDATE EXCLUSIVE lock, no scan, no rewrite")]
+    assert "CONCURRENTLY" in lines[0][0] and lines[2][0].endswith('RENAME TO "by_email"')

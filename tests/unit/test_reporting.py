@@ -191,3 +191,13 @@ def test_status_indexes_are_written_and_a_resume_that_finds_them_writes_nothing(
     resumed.ready(grown, Plan(operations=(), refusals=()))
     assert [(i["name"], i["managed"]) for i in patch["indexes"]] == [("by_hand", False),
                                                                       ("by_email", True)]
+
+
+def test_reconciling_names_the_index_step_in_progress() -> None:
+    from dbtable.index_operations import CreateIndex, PlaceIndex
+    from dbtable.reporting import step_name
+
+    assert step_name(CreateIndex("orders", "dbt_ix_build_0123", ("email",))) == \
+        "CreateIndex dbt_ix_build_0123 on orders (SHARE UPDATE EXCLUSIVE lock)"
+    assert step_name(PlaceIndex("orders", "dbt_ix_build_0123", "by_email")) == \
+        "PlaceIndex dbt_ix_build_0123 on orders (SHARE UPDATE EXCLUSIVE lock)"
