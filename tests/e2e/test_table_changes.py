@@ -1,6 +1,6 @@
 """Issue 9's example through the API server and the running operator: created, then each
-change made with kubectl apply (rename, NOT NULL, defaults, unique, a drop, a widening), with
-the Events of each and the catalog after it."""
+change made with kubectl apply (rename, NOT NULL, defaults, unique, a drop, indexes, a
+widening), with the Events of each and the catalog after it."""
 from __future__ import annotations
 
 from typing import Any
@@ -73,9 +73,20 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
         "id", "customer_id", "email", "status", "created_at"]
     dropped = {"columnOptions": options, "dropColumns": ["LEGACY_FLAG"]}
 
+    # The issue's two indexes, built concurrently (the named one under a temporary name first).
+    indexes = [{"columns": ["CREATED_AT", "STATUS"]},
+               {"name": "ORDERS_EMAIL_LOWER", "columns": ["EMAIL"], "method": "btree"}]
+    namespace.apply(resource(NAME, spec(columns=kept, indexes=indexes, **dropped)))
+    settle(namespace, "IndexCreated")
+    definitions = {d.split(" USING ")[1] for (d,) in database.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'orders'")}
+    assert {"btree (created_at, status)", "btree (email)"} <= definitions
+    assert database.execute("SELECT indisvalid FROM pg_index "
+                            "WHERE indexrelid = 'public.orders_email_lower'::regclass") == [(True,)]
+
     # A widening PostgreSQL makes without rewriting the table.
     widened = [*kept[:2], {"EMAIL": "varchar(320)"}, *kept[3:]]
-    namespace.apply(resource(NAME, spec(columns=widened, **dropped)))
+    namespace.apply(resource(NAME, spec(columns=widened, indexes=indexes, **dropped)))
     settle(namespace, "ColumnTypeChanged")
     assert database.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                             "WHERE attrelid = 'public.orders'::regclass "
@@ -84,7 +95,7 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
     # NOT NULL on a column holding NULLs: refused, with the count.
     database.execute("UPDATE public.orders SET status = NULL")
     options = {**options, "STATUS": {"default": "'new'", "nullable": False}}
-    namespace.apply(resource(NAME, spec(columns=widened, columnOptions=options,
+    namespace.apply(resource(NAME, spec(columns=widened, indexes=indexes, columnOptions=options,
                                         dropColumns=["LEGACY_FLAG"])))
     ready = namespace.wait_ready(NAME, status="False", timeout=90)
     assert ready["reason"] == "NullsPresent" and "NULL in 100 row(s)" in ready["message"]

@@ -70,6 +70,16 @@ def changes() -> list[Change]:
     # Its exclusive step (attaching the index) comes after the build, when a report may be over.
     step("add unique", lambda c: "UNIQUE (email)" in c["constraints"].values(),
          "ALTER TABLE {t} ADD CONSTRAINT naive_email_key UNIQUE (email)", exclusive=False)
+    extra["indexes"] = [{"columns": ["CREATED_AT", "STATUS"]},
+                        {"name": "ORDERS_EMAIL_LOWER", "columns": ["EMAIL"], "method": "btree"}]
+    step("add an index", lambda c: _has_index(c, "(created_at, status)")
+         and _has_index(c, "(email)", "orders_email_lower"),
+         "CREATE INDEX naive_ix ON {t} (created_at, status)",
+         "CREATE INDEX naive_email ON {t} (email)", exclusive=False)
+    extra["indexes"] = extra["indexes"][1:]
+    step("drop an index", lambda c: not _has_index(c, "(created_at, status)")
+         and _has_index(c, "(email)", "orders_email_lower"),
+         "DROP INDEX {s}.naive_ix", exclusive=False)
     columns[1] = {"CUSTOMER_ID": "bigint"}
     options["CUSTOMER_ID"] = {"previousNames": ["CUST_ID"]}
     step("rename a column",
@@ -89,6 +99,13 @@ def changes() -> list[Change]:
          lambda c: c["columns"]["priority"][0] == "bigint",
          "ALTER TABLE {t} ALTER COLUMN priority TYPE bigint", rewrites=True)
     return out
+
+
+def _has_index(catalog: Catalog, columns: str, name: str = "") -> bool:
+    """A valid index on ``columns`` (as pg_get_indexdef prints them), named ``name`` if given."""
+    return any(definition.endswith(f"USING btree {columns}") and valid
+               and (not name or f" INDEX {name} ON " in definition)
+               for definition, valid in catalog["indexes"].values())
 
 
 def fill(cur: Any, target: sql.Identifier, rows: int, customers: int) -> None:
