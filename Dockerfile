@@ -34,4 +34,7 @@ EXPOSE 8080
 
 # Shell form, so ${WATCH_NAMESPACE} expands; `exec` makes kopf PID 1 and lets it receive
 # SIGTERM for a clean shutdown. Standalone: one replica, no peering objects (see RBAC).
-CMD exec kopf run --standalone --namespace=${WATCH_NAMESPACE} --liveness=http://0.0.0.0:8080/healthz /src/database_table_operator.py
+# WATCH_NAMESPACE names the one namespace served; "*" or empty serves every namespace with one
+# cluster-wide watch (--all-namespaces: deploy/cluster-wide has its RBAC). Quoted, so "*" is
+# never expanded by the shell. One line: the tests and benchmarks run this CMD as it is.
+CMD case "$WATCH_NAMESPACE" in ""|"*") set -- --all-namespaces ;; *) set -- "--namespace=$WATCH_NAMESPACE" ;; esac; exec kopf run --standalone "$@" --liveness=http://0.0.0.0:8080/healthz /src/database_table_operator.py

@@ -7,6 +7,8 @@
 
 It applies crd.yaml and example-cr.yaml, prints how to reach the cluster and the database, and
 runs ``kopf run database_table_operator.py --namespace=default --verbose`` in the foreground.
+``WATCH_NAMESPACE`` names another namespace; ``WATCH_NAMESPACE='*'`` serves all of them
+(``--all-namespaces``, the example still goes to ``default``), as the container's command does.
 Ctrl-C stops everything it started.
 """
 from __future__ import annotations
@@ -22,6 +24,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = os.environ.get("WATCH_NAMESPACE", "default")
+ALL_NAMESPACES = ("", "*")
+
+
+def kopf_scope(watch_namespace: str) -> list[str]:
+    """`kopf run`'s namespace options for WATCH_NAMESPACE, mapped as the Dockerfile's CMD maps
+    it (tests/unit/test_cluster_wide_manifests.py runs both): "*" or empty serves every
+    namespace, anything else the one it names."""
+    if watch_namespace in ALL_NAMESPACES:
+        return ["--all-namespaces"]
+    return [f"--namespace={watch_namespace}"]
 
 
 def _log(message: str) -> None:
@@ -62,7 +74,8 @@ def main() -> int:
         _kubectl(kubectl, env, "apply", "-f", "crd.yaml")
         _kubectl(kubectl, env, "wait", "--for=condition=Established", "--timeout=60s",
                  "crd/databasetables.kopf.demo")
-        _kubectl(kubectl, env, "apply", "-n", NAMESPACE, "-f", "example-cr.yaml")
+        example_namespace = "default" if NAMESPACE in ALL_NAMESPACES else NAMESPACE
+        _kubectl(kubectl, env, "apply", "-n", example_namespace, "-f", "example-cr.yaml")
         print(f"\nTo reach the cluster:   export KUBECONFIG={env['KUBECONFIG']}"
               if "KUBECONFIG" in env else "\nThe cluster: your current kube context", flush=True)
         if "PGHOST" in env and "PGPASSWORD" in env and not os.environ.get("PGHOST"):
@@ -73,7 +86,7 @@ def main() -> int:
 
         operator = subprocess.Popen(
             [sys.executable, "-m", "kopf", "run", "database_table_operator.py",
-             f"--namespace={NAMESPACE}", "--verbose"], cwd=ROOT, env=env)
+             *kopf_scope(NAMESPACE), "--verbose"], cwd=ROOT, env=env)
         try:
             return operator.wait()
         except KeyboardInterrupt:
