@@ -23,8 +23,10 @@ database. Scenarios:
               (pg_stat_statements), PATCHes and Events (/metrics), time until every resource
               was checked (its resume outcome in Kopf's log).
   scale       --scale-count resources in one namespace: the burst row, and RSS once idle.
-  namespaces  --ns-count resources over --namespaces namespaces, if the operator has a
-              cluster-wide mode.
+  namespaces  --ns-count resources over --namespaces namespaces, served by one operator in
+              cluster-wide mode (deploy/cluster-wide's RBAC and WATCH_NAMESPACE, a control
+              plane of its own: bench/burst_namespaces.py), beside --ns-count in one
+              namespace in namespaced mode.
 
 Figures: all Ready = first create to last Ready; RSS = VmRSS from /proc (idle: before the
 burst; after: once the operator's CPU has settled); operator CPU = utime + stime from the first
@@ -41,7 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 from bench.burst_api import Api
 from bench.burst_procs import ensure_seed_venv
@@ -49,6 +50,7 @@ from bench.burst_report import (burst_table, context_lines, mib, ratios, request
                                 rss)
 from bench.burst_restart import restart_table, run_restart
 from bench.burst_floor import floor_row
+from bench.burst_namespaces import cluster_wide_row, own_control_plane
 from bench.burst_rows import Site, operator_row, seed_row
 from bench.common import ROOT, machine
 
@@ -117,33 +119,30 @@ def scenario_scale(site: Site, args: argparse.Namespace) -> None:
     print("\n".join(context_lines([row])))
 
 
-def cluster_wide_role(checkout: Path) -> str | None:
-    """The name of a ClusterRole in the checkout's manifests that lets the operator patch
-    DatabaseTables in every namespace, if there is one."""
-    for path in [checkout / "service-account.yaml", *sorted((checkout / "deploy").glob("*.yaml"))]:
-        if not path.exists():
-            continue
-        for doc in yaml.safe_load_all(path.read_text()):
-            if not doc or doc.get("kind") != "ClusterRole":
-                continue
-            for rule in doc.get("rules", []):
-                if "databasetables" in rule.get("resources", []) and \
-                        "patch" in rule.get("verbs", []):
-                    return str(doc["metadata"]["name"])
-    return None
-
-
 def scenario_namespaces(site: Site, args: argparse.Namespace) -> None:
-    role = cluster_wide_role(site.checkout)
-    print(f"\nNamespaces: {args.ns_count} resources over {args.namespaces} namespaces")
-    if role is None:
-        print("  not supported yet: the operator serves one namespace (kopf run "
-              "--namespace=${WATCH_NAMESPACE}), and no ClusterRole in service-account.yaml or "
-              "deploy/ grants patch on databasetables; nothing was measured")
-        return
-    print(f"  the checkout has a cluster-wide ClusterRole ({role}), but this benchmark does not "
-          "know how to start its cluster-wide mode yet: extend scenario_namespaces; nothing "
-          "was measured")
+    count, spaces = args.ns_count, args.namespaces
+    print(f"... namespaces: {count} resources in one namespace (namespaced mode)", flush=True)
+    one = operator_row(site, count, args.threads, args.workers, timeout_for(count),
+                       extra_env=args.operator_env)[0]
+    one.who = "namespaced, 1 namespace"
+    print(f"... namespaces: {count} resources over {spaces} namespaces (cluster-wide mode, "
+          "a control plane of its own)", flush=True)
+    with own_control_plane(site) as own:
+        row = cluster_wide_row(own, count, spaces, args.threads, args.workers,
+                               timeout_for(count), extra_env=args.operator_env)
+    print(f"\nNamespaces: {count} DatabaseTables created at once by {args.threads} client "
+          f"threads, spread over {spaces} namespaces and served by one operator in cluster-wide "
+          f"mode (deploy/cluster-wide), beside the same in one namespace in namespaced mode; "
+          f"DBT_WORKERS={args.workers}{env_note(args)}; checkout {site.checkout}\n{machine()}\n")
+    if row is None:
+        print("  the checkout has no deploy/cluster-wide (no cluster-wide mode): only the "
+              "namespaced row was measured\n")
+    rows = [r for r in (row, one) if r is not None]
+    print(burst_table(rows))
+    print()
+    print(requests_table(rows))
+    print()
+    print("\n".join(context_lines(rows)))
 
 
 def setup(stack: contextlib.ExitStack, args: argparse.Namespace, workdir: Path) -> Site:

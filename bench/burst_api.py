@@ -76,7 +76,10 @@ class Api:
             self._local.conn = None
 
 
-def collection(namespace: str) -> str:
+def collection(namespace: str | None) -> str:
+    """The DatabaseTables of one namespace, or of every namespace (None)."""
+    if namespace is None:
+        return f"/apis/{GROUP}/{VERSION}/{PLURAL}"
     return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
 
 
@@ -91,11 +94,11 @@ def ready_generation(obj: dict[str, Any]) -> bool:
 
 
 class ReadyWatch(threading.Thread):
-    """Watches one namespace's DatabaseTables and notes when each first turned Ready
-    (monotonic seconds), as the watch event arrives: no polling delay."""
+    """Watches one namespace's DatabaseTables (every namespace's: None) and notes when each
+    first turned Ready (monotonic seconds), as the watch event arrives: no polling delay."""
 
-    def __init__(self, api: Api, namespace: str) -> None:
-        super().__init__(daemon=True, name=f"watch {namespace}")
+    def __init__(self, api: Api, namespace: str | None) -> None:
+        super().__init__(daemon=True, name=f"watch {namespace or 'all namespaces'}")
         self.api, self.namespace = api, namespace
         self.ready_at: dict[str, float] = {}
         self.lists = 0     # 1 + the times the server ended the watch early (slow reader, 410)
@@ -178,18 +181,19 @@ class ReadyWatch(threading.Thread):
         self.join(10)
 
 
-def create_all(api: Api, namespace: str, bodies: list[dict[str, Any]], threads: int,
+def create_all(api: Api, namespace: str | None, bodies: list[dict[str, Any]], threads: int,
                then: Callable[[dict[str, Any]], None] | None = None) -> dict[str, float]:
-    """POST every body from ``threads`` client threads (bodies dealt round-robin); returns
-    the monotonic time each create returned, by name. ``then`` is called with each created
-    object in the creating thread (the floor uses a queue there)."""
+    """POST every body from ``threads`` client threads (bodies dealt round-robin) into
+    ``namespace``, or each into its own metadata.namespace (None); returns the monotonic time
+    each create returned, by name. ``then`` is called with each created object in the creating
+    thread (the floor uses a queue there)."""
     created: dict[str, float] = {}
     errors: list[BaseException] = []
-    path = collection(namespace)
 
     def work(chunk: Iterable[dict[str, Any]]) -> None:
         try:
             for body in chunk:
+                path = collection(namespace or body["metadata"]["namespace"])
                 obj = api.request("POST", path, body)
                 created[body["metadata"]["name"]] = time.monotonic()
                 if then is not None:

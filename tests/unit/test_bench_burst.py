@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bench.bench_burst import cluster_wide_role
-from bench.burst_api import Metrics, parse_request_totals, ready_generation
+from bench.burst_api import Metrics, collection, parse_request_totals, ready_generation
+from bench.burst_namespaces import operator_settings, spread
 from bench.burst_procs import LogTail, seed_pins
 from bench.burst_report import all_ready, latencies, ratios, rss, writes
 from bench.burst_restart import CHECKED, DDL, checked_names
@@ -100,16 +100,25 @@ def test_the_seed_venv_pins_the_seeds_three_packages_as_requirements_does() -> N
     assert all(p in (ROOT / "requirements.txt").read_text() for p in pins)
 
 
-def test_cluster_wide_mode_is_seen_only_in_a_clusterrole_that_patches_tables(
-        tmp_path: Path) -> None:
-    role = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {{name: r}}\n"
-            "rules:\n- apiGroups: [kopf.demo]\n  resources: [databasetables]\n"
-            "  verbs: [list, watch, patch]\n")
-    (tmp_path / "service-account.yaml").write_text(role.format(kind="Role"))
-    assert cluster_wide_role(tmp_path) is None
-    (tmp_path / "deploy").mkdir()
-    (tmp_path / "deploy" / "cluster.yaml").write_text(role.format(kind="ClusterRole"))
-    assert cluster_wide_role(tmp_path) == "r"
+def test_resources_are_spread_round_robin_with_names_unique_across_namespaces() -> None:
+    bodies = spread(7, ["a", "b", "c"])
+    assert [b["metadata"]["namespace"] for b in bodies] == ["a", "b", "c", "a", "b", "c", "a"]
+    assert len({b["metadata"]["name"] for b in bodies}) == 7
+    assert len({b["spec"]["tableName"] for b in bodies}) == 7
+
+
+def test_cluster_wide_operator_takes_the_deployments_settings_but_not_its_database() -> None:
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"env": [
+        {"name": "WATCH_NAMESPACE", "value": "*"}, {"name": "KOPF_RUN_VERBOSE", "value": "1"},
+        {"name": "PGHOST", "value": "postgresql"},
+        {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "p", "key": "k"}}}]}]}}}}
+    assert operator_settings([{"kind": "Service"}, deployment]) == {
+        "WATCH_NAMESPACE": "*", "KOPF_RUN_VERBOSE": "1"}
+
+
+def test_the_ready_watch_of_every_namespace_is_the_cluster_wide_collection() -> None:
+    assert collection(None) == "/apis/kopf.demo/v1/databasetables"
+    assert collection("ns") == "/apis/kopf.demo/v1/namespaces/ns/databasetables"
 
 
 def test_ratios_compare_all_ready_times() -> None:
