@@ -19,8 +19,8 @@ import kopf
 
 from dbtable.apisession import InvalidConnectionLimit, limit_from_env, limited_session
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
-                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
-                                       ValidateNotNullCheck)
+                                       DropNotNullCheck, RenameColumn, RenameNotNullCheck,
+                                       SetDefault, SetNotNull, ValidateNotNullCheck)
 from dbtable.database import settings_from_env
 from dbtable.diffbase import DigestDiffBaseStorage
 from dbtable.drift import Subject, refusal_message, subject_from
@@ -58,7 +58,7 @@ EVENT_REASONS: dict[type, str] = {
     CreateUniqueIndex: "UniqueChanging", AttachUniqueConstraint: "UniqueChanged",
     DropUniqueConstraint: "UniqueChanged", DropUniqueIndex: "UniqueChanging",
     WidenColumnType: "ColumnTypeChanged", RecheckColumnType: "ColumnTypeChanged",
-    RewriteColumnType: "ColumnTypeChanged",
+    RewriteColumnType: "ColumnTypeChanged", RenameNotNullCheck: "NullabilityChanging",
     CreateIndex: "IndexCreated", CreateIndexWithTable: "IndexCreated",
     BuildReplacement: "IndexRebuilding", MarkIndex: "IndexMarked", RenameIndex: "IndexRenamed",
     PlaceIndex: "IndexCreated",

@@ -36,6 +36,28 @@ class RenameColumn(Step):
 
 
 @dataclass(frozen=True)
+class RenameNotNullCheck(Step):
+    """The operator's own NOT NULL check follows its column's rename (brief, catalog only)."""
+
+    additive = False  # part of a rename
+    scans = rewrites = False
+    table: str
+    old_column: str
+    new_column: str
+
+    @property
+    def old_name(self) -> str:
+        return not_null_check_name(self.old_column)
+
+    @property
+    def new_name(self) -> str:
+        return not_null_check_name(self.new_column)
+
+    def describe(self) -> str:
+        return f"renamed check {self.old_name} of {self.table} to {self.new_name}"
+
+
+@dataclass(frozen=True)
 class DropColumn(Step):
     additive = False
     scans = rewrites = False  # the column is only marked dropped; its space is reused later

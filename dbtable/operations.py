@@ -156,8 +156,9 @@ class DropTable(Step):
 
 
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,  # noqa: F401
-                                       DropNotNull, DropNotNullCheck, RenameColumn, SetDefault,
-                                       SetNotNull, ValidateNotNullCheck)
+                                       DropNotNull, DropNotNullCheck, RenameColumn,
+                                       RenameNotNullCheck, SetDefault, SetNotNull,
+                                       ValidateNotNullCheck)
 from dbtable.type_operations import (RecheckColumnType,  # noqa: E402,F401
                                      RewriteColumnType, WidenColumnType)
 from dbtable.unique_operations import (AttachUniqueConstraint,  # noqa: E402,F401
@@ -172,7 +173,7 @@ Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryK
     | DropNotNullCheck | CreateUniqueIndex | AttachUniqueConstraint | DropUniqueConstraint \
     | DropUniqueIndex | WidenColumnType | RecheckColumnType | RewriteColumnType \
     | CreateIndex | CreateIndexWithTable | BuildReplacement | MarkIndex | RenameIndex \
-    | PlaceIndex | DropIndex | DropFailedIndex
+    | PlaceIndex | DropIndex | DropFailedIndex | RenameNotNullCheck
 
 
 class RefusalReason(str, enum.Enum):

@@ -249,7 +249,7 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
     if actual.name != desired.name:
         operations.append(RenameTable(actual.name, desired.name))
         table = desired.name
-    operations.extend(renames.operations(table))
+    operations.extend(renames.operations(table, dict(actual.checks)))
     key_changes = tuple(renames.new_name(c) for c in actual.primary_key) != desired.primary_key
     if key_changes and actual.primary_key_constraint is not None:
         operations.append(DropPrimaryKey(table, actual.primary_key_constraint,
@@ -265,7 +265,8 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
             refusals.extend(refused)
     if key_changes:
         operations.append(AddPrimaryKey(table, desired.primary_key))
-    now, later, refused = plan_options(table, desired, current, dict(actual.checks), facts)
+    now, later, refused = plan_options(table, desired, current,
+                                       renames.checks(dict(actual.checks)), facts)
     refusals.extend(refused)
     unique_now, unique_later, refused = plan_uniques(table, desired, actual, facts)
     refusals.extend(refused)

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
-                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
-                                       ValidateNotNullCheck, not_null_check_name)
+                                       DropNotNullCheck, RenameColumn, RenameNotNullCheck,
+                                       SetDefault, SetNotNull, ValidateNotNullCheck,
+                                       not_null_check_name)
 from dbtable.defaults import FUNCTIONS, normalize_catalog_default
 from dbtable.model import ActualColumn, ActualTable, DesiredColumn, DesiredTable
 from dbtable.operations import AddColumn, Facts, Operation, Refusal, RefusalReason
@@ -32,8 +33,21 @@ class Renames:
     def new_name(self, old: str) -> str:
         return dict(self.pairs).get(old, old)
 
-    def operations(self, table: str) -> list[Operation]:
-        return [RenameColumn(table, old, new) for old, new in self.pairs]
+    def operations(self, table: str, checks: Mapping[str, bool]) -> list[Operation]:
+        """RENAME COLUMN for each pair; the operator's NOT NULL check of a renamed column,
+        left by a run that stopped half-way, is renamed with it (its name is derived from
+        the column's: under the old name no later plan would find it)."""
+        operations: list[Operation] = []
+        for old, new in self.pairs:
+            operations.append(RenameColumn(table, old, new))
+            if not_null_check_name(old) in checks:
+                operations.append(RenameNotNullCheck(table, old, new))
+        return operations
+
+    def checks(self, checks: Mapping[str, bool]) -> dict[str, bool]:
+        """The table's checks by the names they have after ``operations``."""
+        moved = {not_null_check_name(old): not_null_check_name(new) for old, new in self.pairs}
+        return {moved.get(name, name): valid for name, valid in checks.items()}
 
 
 def plan_renames(desired: DesiredTable, actual: ActualTable

@@ -13,8 +13,8 @@ from psycopg2 import sql
 from psycopg2.extensions import adapt
 
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
-                                       DropNotNullCheck, RenameColumn, SetDefault, SetNotNull,
-                                       ValidateNotNullCheck)
+                                       DropNotNullCheck, RenameColumn, RenameNotNullCheck,
+                                       SetDefault, SetNotNull, ValidateNotNullCheck)
 from dbtable.defaults import ColumnDefault
 from dbtable.model import DesiredColumn
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
@@ -187,6 +187,11 @@ def _(op: DropUniqueConstraint, schema: str) -> sql.Composed:
 def _(op: DropUniqueIndex, schema: str) -> sql.Composed:
     return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, op.name))
 
+
+@_render.register
+def _(op: RenameNotNullCheck, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+        _table(schema, op.table), sql.Identifier(op.old_name), sql.Identifier(op.new_name))
 
 @_render.register
 def _(op: WidenColumnType, schema: str) -> sql.Composed:

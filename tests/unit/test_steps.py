@@ -72,6 +72,7 @@ EXPECTED = {
     "CreateIndexWithTable": (False, False), "BuildReplacement": (True, False),
     "MarkIndex": (False, False), "RenameIndex": (False, False), "PlaceIndex": (False, False),
     "DropIndex": (False, False), "DropFailedIndex": (False, False),
+    "RenameNotNullCheck": (False, False),
 }
 
 
