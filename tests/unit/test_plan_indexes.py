@@ -208,3 +208,10 @@ def test_unique_indexes_to_build_are_counted_under_the_catalogs_column_names() -
                    columns=("id", "email", "status", "cust_id"))
     assert index_counts(spec, table, {"cust_id": "customer_id"}) == (
         (name, ("cust_id", "email")),)
+
+
+def test_an_invalid_build_under_the_temporary_name_is_dropped_and_built_again() -> None:
+    spec = desired({"name": "BY_EMAIL", "columns": ["EMAIL"]})
+    assert plan(spec, actual(index(BUILD, valid=False))).operations == (
+        DropFailedIndex("orders", BUILD), CreateIndex("orders", BUILD, ("email",)),
+        MarkIndex("orders", BUILD), PlaceIndex("orders", BUILD, "by_email"))
