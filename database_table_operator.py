@@ -194,9 +194,14 @@ def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="tables")
-def tables(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Subject]:
+async def tables(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Subject]:
     """Every resource as the watch last saw it, for the drift sweep (kept current by Kopf
-    before any handler of the same event runs)."""
+    before any handler of the same event runs).
+
+    Async, though it never awaits: Kopf runs a sync index handler in the worker threads, so
+    every event of every resource would wait for a thread that the database may hold (a
+    lock wait of a minute), and pay a thread hop on every event of a burst.
+    """
     return {body.metadata.uid or "": subject_from(body, pending=reconcile_pending(body, memo))}
 
 

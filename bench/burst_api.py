@@ -101,6 +101,7 @@ class ReadyWatch(threading.Thread):
         super().__init__(daemon=True, name=f"watch {namespace or 'all namespaces'}")
         self.api, self.namespace = api, namespace
         self.ready_at: dict[str, float] = {}
+        self.finalized_at: dict[str, float] = {}  # first seen with a finalizer
         self.lists = 0     # 1 + the times the server ended the watch early (slow reader, 410)
         self.ends: list[tuple[float, str]] = []  # (monotonic time, why)
         self._conn: http.client.HTTPSConnection | None = None
@@ -127,6 +128,8 @@ class ReadyWatch(threading.Thread):
 
     def _note(self, obj: dict[str, Any]) -> None:
         name = obj.get("metadata", {}).get("name")
+        if name and name not in self.finalized_at and obj["metadata"].get("finalizers"):
+            self.finalized_at[name] = time.monotonic()
         if name and name not in self.ready_at and ready_generation(obj):
             self.ready_at[name] = time.monotonic()
 

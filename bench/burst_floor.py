@@ -37,7 +37,7 @@ def floor_row(site: Site, count: int, threads: int, timeout: float) -> Row:
         try:
             with measured(site, row, worker.pid):
                 burst(site, row, namespace, threads, timeout, lambda: watch.ready_at)
-            row.watch_ends = watch.ends
+            row.watch_ends, row.finalized = watch.ends, dict(watch.finalized_at)
         finally:
             watch.stop()
     finally:

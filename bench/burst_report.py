@@ -23,6 +23,17 @@ def latencies(row: Row) -> list[float]:
     return [row.ready[name] - row.created[name] for name in row.ready if name in row.created]
 
 
+def stages(row: Row) -> str:
+    """Where a resource's create→Ready goes when a finalizer is added first (p50 / p99)."""
+    first = [row.finalized[n] - row.created[n] for n in row.finalized if n in row.created]
+    then = [row.ready[n] - row.finalized[n] for n in row.ready if n in row.finalized]
+    if not first or not then:
+        return ""
+    return (f"create→finalizer {percentile(first, 50):.2f} / {percentile(first, 99):.2f} s, "
+            f"finalizer→Ready {percentile(then, 50):.2f} / {percentile(then, 99):.2f} s "
+            "(p50 / p99)")
+
+
 def rss(row: Row) -> tuple[int | None, int | None, int | None]:
     """(idle, after, peak) in KiB: the last idle sample, the last sample after the burst."""
     idle, after = row.rss.get("idle"), row.rss.get("after")
@@ -106,6 +117,8 @@ def context_lines(rows: list[Row]) -> list[str]:
                 if conns.get("idle") and conns.get("after") else "")
         lines.append(f"{row.who}: load average before {load}; {posted}CPU of {servers}"
                      f"{per_event}{held}; {len(row.errors)} ERROR/Traceback lines in its log")
+        if split := stages(row):
+            lines.append(f"    {split}")
         lines += [f"    {clip(line)}" for line in row.errors[:3]]
         if row.watch_ends:
             ends = ", ".join(f"{why} at {at - row.started:+.1f} s"

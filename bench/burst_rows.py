@@ -54,6 +54,7 @@ class Row:
     count: int
     created: dict[str, float] = field(default_factory=dict)
     ready: dict[str, float] = field(default_factory=dict)
+    finalized: dict[str, float] = field(default_factory=dict)  # first seen with a finalizer
     started: float = 0.0
     rss: dict[str, list[int]] = field(default_factory=dict)   # phase -> KiB samples
     connections: dict[str, list[int]] = field(default_factory=dict)  # phase -> to the API
@@ -245,7 +246,7 @@ def operator_row(site: Site, count: int, threads: int, workers: int, timeout: fl
         try:
             with measured(site, row, pid):
                 burst(site, row, namespace, threads, timeout, lambda: watch.ready_at)
-            row.watch_ends = watch.ends
+            row.watch_ends, row.finalized = watch.ends, dict(watch.finalized_at)
         finally:
             watch.stop()
             if finish:
