@@ -26,12 +26,13 @@ removed the next time a record is stored.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
+from kopf._cogs.structs import dicts
 
 from dbtable.persistence import UidBoundDiffBaseStorage
 
@@ -45,6 +46,24 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _slim(body: Mapping[str, Any], extra_fields: Any) -> dict[str, Any]:
+    """The parts of ``body`` an essence can hold. Kopf's ``build`` deep-copies the whole body
+    before it deletes the metadata and the status, and on every event of every resource that
+    copy of managedFields and of the status (every column) was most of its cost."""
+    wanted = [dicts.parse_field(field) for field in extra_fields or ()]
+    slim = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+    metadata = body.get("metadata") or {}
+    if ("metadata",) in wanted:
+        slim["metadata"] = metadata
+    else:
+        keep = {"labels", "annotations", "ownerReferences"} | {
+            field[1] for field in wanted if len(field) > 1 and field[0] == "metadata"}
+        slim["metadata"] = {key: value for key, value in metadata.items() if key in keep}
+    if any(field[0] == "status" for field in wanted):
+        slim["status"] = body.get("status")
+    return slim
+
+
 class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
     """Stores ``{"uid": ..., "spec": sha256, "rest": sha256}`` in ``status.lastHandled``.
 
@@ -56,7 +75,8 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         self._full = UidBoundDiffBaseStorage(prefix=prefix, key=_FULL_KEY)
 
     def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
-        essence = super().build(body=body, extra_fields=extra_fields)
+        essence = super().build(body=kopf.Body(_slim(body, extra_fields)),
+                                extra_fields=extra_fields)
         self.remove_annotations(essence, set(self._full.make_keys(_FULL_KEY, body=body)))
         self.remove_empty_stanzas(essence)
         return essence
@@ -77,7 +97,7 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
             return self._full.fetch(body=body)
         if stored.get("uid") != body.metadata.uid:
             return None  # recorded for another object of this name: this one is new
-        current = cast(dict[str, Any], copy.deepcopy(dict(self.build(body=body))))
+        current = dict(self.build(body=body))  # a fresh copy already: popped at the top only
         spec = current.pop("spec", None)
         old: dict[str, Any] = current if digest(current) == stored.get("rest") else {}
         if digest(spec) == stored.get("spec"):
@@ -88,7 +108,7 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch,
               essence: kopf.BodyEssence) -> None:
-        rest = cast(dict[str, Any], copy.deepcopy(dict(essence)))
+        rest = dict(essence)  # popped at the top only
         spec = rest.pop("spec", None)
         patch.status[STATUS_FIELD] = {"uid": body.metadata.uid, "spec": digest(spec),
                                       "rest": digest(rest)}

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import kopf
+import pytest
 from kopf._cogs.structs import diffs
 
 from dbtable.diffbase import DigestDiffBaseStorage
@@ -120,3 +121,27 @@ def test_record_of_another_uid_is_ignored() -> None:
     restored = handled(storage, raw(SPEC))
     restored["metadata"]["uid"] = "u2"
     assert storage.fetch(body=kopf.Body(restored)) is None
+
+
+def full_object(spec: dict[str, Any]) -> dict[str, Any]:
+    """An object as the API server sends it: managedFields, a status, kubectl's copy."""
+    body = raw(spec, labels={"team": "a"},
+               annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}",
+                            "kopf.demo/last-handled-digest": "{}", "note": "x",
+                            "drift.kopf.demo/checked": "t1"})
+    body["metadata"].update(resourceVersion="7", generation=3, finalizers=["f"],
+                            managedFields=[{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+                            ownerReferences=[{"kind": "Thing", "name": "o", "uid": "x"}])
+    body["status"] = {"columns": [{"name": "id", "type": "integer"}], "conditions": []}
+    return body
+
+
+@pytest.mark.parametrize("extra", [None, [("metadata", "annotations", "drift.kopf.demo/checked")],
+                                   ["spec"], [("status", "columns")], ["metadata"]])
+def test_the_essence_is_kopfs_own_without_copying_the_rest_of_the_object(extra: Any) -> None:
+    """``build`` hands Kopf only what an essence can hold: the same essence as Kopf's own
+    storage makes from the whole object (less our earlier annotations)."""
+    body = kopf.Body(full_object(SPEC))
+    kopfs = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX, key="last-handled-digest")
+    ours = DigestDiffBaseStorage(prefix=PREFIX).build(body=body, extra_fields=extra)
+    assert ours == kopfs.build(body=body, extra_fields=extra)
