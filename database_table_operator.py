@@ -25,6 +25,8 @@ from dbtable.database import settings_from_env
 from dbtable.diffbase import DigestDiffBaseStorage
 from dbtable.drift import Subject, refusal_message, subject_from
 from dbtable.errors import InvalidSpec
+from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey, DropForeignKey,
+                                   MarkForeignKey, ValidateForeignKey)
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
@@ -63,6 +65,9 @@ EVENT_REASONS: dict[type, str] = {
     BuildReplacement: "IndexRebuilding", MarkIndex: "IndexMarked", RenameIndex: "IndexRenamed",
     PlaceIndex: "IndexCreated",
     DropIndex: "IndexDropped", DropFailedIndex: "IndexDropped",
+    AddForeignKey: "ForeignKeyAdded", AddValidForeignKey: "ForeignKeyAdded",
+    MarkForeignKey: "ForeignKeyAdopted", ValidateForeignKey: "ForeignKeyValidated",
+    DropForeignKey: "ForeignKeyDropped",
 }
 # A change applied in steps: the next call comes this soon (each one replans first).
 NEXT_STEP_DELAY_S = 1.0
@@ -267,6 +272,10 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
         message = refusal_message(outcome.plan)
         report.failed(reason, message, warnings=[(refusal.reason.value, str(refusal))
                                                  for refusal in outcome.plan.refusals])
+        if outcome.plan.waiting:  # a referenced table another resource may create soon
+            delay = retry_delay(retry)
+            logger.warning("%s; retrying in %ss.", message, delay)
+            raise kopf.TemporaryError(message, delay=delay)
         logger.error(message)
         raise kopf.PermanentError(message)
     applied = Plan(operations=outcome.applied)
@@ -311,6 +320,11 @@ def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
     except Exception as e:
         _raise_classified(e, report, retry, memo, logger, action="delete the table",
                           deleting=True)
+    if outcome.plan.refused:  # referenced by another table's foreign key: kept, retried
+        (refusal,) = outcome.plan.refusals
+        report.failed(refusal.reason.value, str(refusal))
+        logger.warning("%s; retrying.", refusal)
+        raise kopf.TemporaryError(str(refusal), delay=retry_delay(retry))
     if not outcome.plan.operations:
         logger.info("No table is owned by this resource; nothing to delete.")
     _announce(body, outcome.plan, logger)
@@ -334,9 +348,13 @@ def reporter(body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
 def _announce(body: kopf.Body, plan: Plan, logger: logging.Logger) -> None:
     """One info log line and one Event per applied change."""
     creating = any(isinstance(op, CreateTable) for op in plan.operations)
+    added = {op.name for op in plan.operations if isinstance(op, AddForeignKey)}
     for op in plan.operations:
         if creating and isinstance(op, MarkOwned):
             continue  # part of creating the table, not news of its own
+        if isinstance(op, MarkForeignKey) and op.name in added:
+            continue  # part of adding the key
+
         logger.info("%s.", op.describe().capitalize())
         kopf.info(body, reason=EVENT_REASONS[type(op)], message=op.describe())
 

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dbtable.catalog_indexes import read_indexes
+from dbtable.fk_catalog import FOREIGN_KEYS_JSON, parse_foreign_keys, read_foreign_keys
 from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, Owner,
                            TypeIdentity)
 from dbtable.ownership import Marker, TableComment
@@ -153,7 +154,8 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
                        primary_key_constraint=key_row[0] if key_row else None,
                        owner=Owner.from_marker(comment), comment=comment, checks=checks,
                        uniques=uniques, unique_indexes=indexes,
-                       indexes=read_indexes(cur, [oid]).get(oid, ()))
+                       indexes=read_indexes(cur, [oid]).get(oid, ()),
+                       foreign_keys=read_foreign_keys(cur, oid))
 
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the
@@ -207,7 +209,8 @@ SELECT c.oid,
        ARRAY(SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
               WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname),
        ARRAY(SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-              WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname)
+              WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname),
+       """ + FOREIGN_KEYS_JSON.format(oid="c.oid") + """
   FROM unnest(%(oids)s::oid[]) AS wanted(oid)
   JOIN pg_class c ON c.oid = wanted.oid
   LEFT JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
@@ -246,7 +249,7 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
         cur.execute(_ALL_DETAILS, {"oids": list(candidates)})
         for oid, column_names, column_types, type_oids, typmods, key_name, key_columns, \
                 not_nulls, defaults, check_names, check_valid, unique_names, index_names, \
-                index_valid in cur.fetchall():
+                index_valid, foreign_keys in cur.fetchall():
             name, comment = candidates[oid]
             tables.append(ActualTable(
                 schema=schema, name=name,
@@ -261,7 +264,8 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
                 # own by name); their columns are read by a reconcile.
                 uniques=tuple((name, ()) for name in unique_names),
                 unique_indexes=tuple(zip(index_names, index_valid)),
-                indexes=all_indexes.get(oid, ())))
+                indexes=all_indexes.get(oid, ()),
+                foreign_keys=parse_foreign_keys(foreign_keys)))
     blockers: dict[str, str] = {}
     if wanted:
         cur.execute(_ALL_BLOCKERS, {"schema": schema, "names": sorted(wanted)})

@@ -20,7 +20,9 @@ from dbtable.spec import parse_spec
 
 # Ready reasons written while Kopf is still retrying the reconcile: not the sweep's business.
 # (A retry in progress also shows as Kopf's progress record: ``Subject.pending``.)
-RETRYING_REASONS = frozenset({"DatabaseUnavailable", "LockTimeout"})
+RETRYING_REASONS = frozenset({"DatabaseUnavailable", "LockTimeout",
+                              # a foreign key waiting for its referenced table or key
+                              "ReferencedTableMissing", "ReferencedKeyMissing"})
 # A resource refused because its name is taken is re-checked often: the name may free up.
 CONFLICT = "Conflict"
 DRIFTED = "Drifted"

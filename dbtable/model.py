@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dbtable.defaults import ColumnDefault
 from dbtable.index_model import ActualIndex, DesiredIndex
+from dbtable.fk_model import ActualForeignKey, DesiredForeignKey
 from dbtable.ownership import MARKER_KEY, MARKER_VALUE, Owner  # noqa: F401  (re-exported)
 from dbtable.types import ColumnType
 
@@ -72,6 +73,7 @@ class DesiredTable:
     # Type changes that rewrite (or scan) the table under ACCESS EXCLUSIVE are made only then.
     allow_table_rewrite: bool = False
     indexes: tuple[DesiredIndex, ...] = ()  # spec.indexes, each named (given or generated)
+    foreign_keys: tuple[DesiredForeignKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,3 +106,5 @@ class ActualTable:
     unique_indexes: tuple[tuple[str, bool], ...] = ()
     # Every index that backs no constraint, anyone's (dbtable/catalog_indexes.py).
     indexes: tuple[ActualIndex, ...] = ()
+    # Every foreign key of the table, anyone's (the operator's own carry its marker).
+    foreign_keys: tuple[ActualForeignKey, ...] = ()

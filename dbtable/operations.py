@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from dbtable.defaults import ColumnDefault
+from dbtable.fk_model import ReferencedTable
 from dbtable.model import DesiredColumn, Owner
 from dbtable.ownership import Marker, TableComment
 from dbtable.steps import SHARE_UPDATE_EXCLUSIVE, Step
@@ -166,6 +167,8 @@ from dbtable.unique_operations import (AttachUniqueConstraint,  # noqa: E402,F40
 from dbtable.index_operations import (BuildReplacement, CreateIndex,  # noqa: E402,F401
                                       CreateIndexWithTable, DropFailedIndex, DropIndex,
                                       MarkIndex, PlaceIndex, RenameIndex)
+from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey,  # noqa: E402,F401
+                                   DropForeignKey, MarkForeignKey, ValidateForeignKey)
 
 Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryKey | MarkOwned \
     | ReclaimTable | MarkRetained | Unmark | DropTable | RenameColumn | DropColumn | SetDefault \
@@ -173,7 +176,9 @@ Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryK
     | DropNotNullCheck | CreateUniqueIndex | AttachUniqueConstraint | DropUniqueConstraint \
     | DropUniqueIndex | WidenColumnType | RecheckColumnType | RewriteColumnType \
     | CreateIndex | CreateIndexWithTable | BuildReplacement | MarkIndex | RenameIndex \
-    | PlaceIndex | DropIndex | DropFailedIndex | RenameNotNullCheck
+    | PlaceIndex | DropIndex | DropFailedIndex | RenameNotNullCheck \
+    | AddForeignKey | AddValidForeignKey | MarkForeignKey | ValidateForeignKey \
+    | DropForeignKey
 
 
 class RefusalReason(str, enum.Enum):
@@ -187,6 +192,17 @@ class RefusalReason(str, enum.Enum):
     CONFLICT = "Conflict"
     DRIFTED = "Drifted"
     INVALID_SPEC = "InvalidSpec"  # the spec parsed, but the server cannot make it (a type)
+    ORPHANS_PRESENT = "OrphansPresent"  # a foreign key asked for, rows reference nothing
+    # A foreign key waits for what it references (another resource may create it soon):
+    # retried with backoff, unlike the other refusals (see WAITING).
+    REFERENCED_TABLE_MISSING = "ReferencedTableMissing"
+    REFERENCED_KEY_MISSING = "ReferencedKeyMissing"  # columns missing, or not a unique key
+    TABLE_REFERENCED = "TableReferenced"  # a drop refused: another table's key references it
+
+
+# Refusals that a change elsewhere (another DatabaseTable created) lifts by itself.
+WAITING = frozenset({RefusalReason.REFERENCED_TABLE_MISSING,
+                     RefusalReason.REFERENCED_KEY_MISSING})
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,11 @@ class Plan:
     @property
     def refused(self) -> bool:
         return bool(self.refusals)
+
+    @property
+    def waiting(self) -> bool:
+        """Refused only for things another resource may soon provide: retry, with backoff."""
+        return self.refused and all(r.reason in WAITING for r in self.refusals)
 
     def first_transaction(self) -> tuple[tuple[Operation, ...], tuple[Operation, ...]]:
         """The operations of the first transaction, and the rest: a transaction ends before
@@ -241,6 +262,12 @@ class Facts:
     # (name, what holds it) for spec.indexes names held by a relation that is no index of
     # this table (index names share the schema's namespace with tables).
     index_names_taken: tuple[tuple[str, str], ...] = ()
+    # The tables foreign keys reference, by name (None: no such table); None: not read (the
+    # drift sweep), planned as if every reference held.
+    references: tuple[tuple[str, ReferencedTable | None], ...] | None = None
+    orphans: tuple[tuple[str, int], ...] = ()  # (foreign key name, rows referencing nothing)
+    # (foreign key name, PostgreSQL's error): the orphan count could not compare the types
+    incompatible: tuple[tuple[str, str], ...] = ()
 
     def index_duplicates_in(self, index: str) -> int:
         return dict(self.index_duplicates).get(index, 0)
@@ -253,3 +280,6 @@ class Facts:
 
     def rechecks_of(self, column: str) -> tuple[str, ...]:
         return tuple(what for name, what in self.rechecks if name == column)
+
+    def orphans_in(self, key: str) -> int:
+        return dict(self.orphans).get(key, 0)

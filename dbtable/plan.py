@@ -25,6 +25,7 @@ from dbtable.plan_columns import (DropColumn, plan_added_column, plan_options,  
 from dbtable.plan_type_changes import plan_type_change
 from dbtable.type_operations import WidenColumnType
 from dbtable.plan_indexes import plan_indexes, plan_new_table_indexes
+from dbtable.plan_foreign_keys import plan_foreign_keys, plan_new_table_keys
 
 NO_FACTS = Facts()
 
@@ -59,21 +60,25 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
                       _adoption_changes(desired, occupant, facts))
     if owned is None:
         indexes, refused = plan_new_table_indexes(desired, facts)
-        if refused:
-            return Plan(refusals=tuple(refused))
+        keys = plan_new_table_keys(desired, facts)
+        if refused or keys.refusals:
+            return Plan(refusals=tuple(refused) + keys.refusals)
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
-            MarkOwned(desired.name, owner), *indexes))
+            MarkOwned(desired.name, owner), *indexes) + keys.adds)
     return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned, facts))
 
 
 def plan_delete(owned: ActualTable | None, policy: DeletionPolicy | None,
-                retain_until: datetime | None = None) -> Plan:
+                retain_until: datetime | None = None, referencing: tuple[str, ...] = ()
+                ) -> Plan:
     """Drop the owned table, keep it aside (a retention window), or release it.
 
     ``policy`` None (not given in the spec) drops a table the operator created and releases
     one it adopted: a table that existed before is never dropped unless the spec says Drop.
     With ``retain_until`` a Drop renames the table aside and marks it retained until then.
+    A Drop of a table that other tables' foreign keys reference (``referencing``) is refused:
+    DROP TABLE would fail on them, and CASCADE would drop keys nobody asked to drop.
     """
     if owned is None or owned.owner is None:
         return Plan()
@@ -84,6 +89,13 @@ def plan_delete(owned: ActualTable | None, policy: DeletionPolicy | None,
     if policy is DeletionPolicy.RETAIN or (policy is None and adopted):
         return Plan(operations=(Unmark(owned.name, comment.user_text),))
     if retain_until is None:
+        if referencing:
+            return Plan(refusals=(Refusal(
+                RefusalReason.TABLE_REFERENCED, "spec.deletionPolicy",
+                f"table {owned.name} is not dropped: {', '.join(referencing)} references it, "
+                "and dropping it would drop that key too (the operator never uses CASCADE); "
+                "remove the foreign key (or delete the DatabaseTable that declares it) first, "
+                "or set deletionPolicy: Retain; the deletion is retried"),))
         return Plan(operations=(DropTable(owned.name),))
     retain_until = retain_until.astimezone(timezone.utc)
     aside = retained_name(owned.name, owned.owner, retain_until)
@@ -250,6 +262,10 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
         operations.append(RenameTable(actual.name, desired.name))
         table = desired.name
     operations.extend(renames.operations(table, dict(actual.checks)))
+    keys = plan_foreign_keys(table, desired, actual, renames.new_name, facts)
+    refusals.extend(keys.refusals)
+    # Before any column goes: dropping a column also drops the keys on it.
+    operations.extend(keys.drops)
     key_changes = tuple(renames.new_name(c) for c in actual.primary_key) != desired.primary_key
     if key_changes and actual.primary_key_constraint is not None:
         operations.append(DropPrimaryKey(table, actual.primary_key_constraint,
@@ -276,7 +292,7 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
     if refusals:
         return Plan(refusals=tuple(refusals))
     return Plan(operations=tuple(operations + now + unique_now + index_now + later
-                                 + unique_later + index_later))
+                                 + unique_later + index_later) + keys.adds + keys.validations)
 
 
 def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:

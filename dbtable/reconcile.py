@@ -22,6 +22,8 @@ from psycopg2.extensions import connection as Connection
 
 from dbtable.catalog import read_blocker, read_owned_table, read_table
 from dbtable.database import DatabaseSettings, is_connection_error
+from dbtable.fk_catalog import read_key_facts, read_referencing
+from dbtable.plan_foreign_keys import refusal_for_error
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import Facts, Operation, Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.plan_columns import needed_facts, plan_renames
@@ -72,7 +74,14 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
             return Outcome(plan, (), owned)
         now, later = plan.first_transaction()
         if not now or now[0].transactional:
-            statements = _execute(conn, cur, Plan(operations=now), settings.schema)
+            try:
+                statements = _execute(conn, cur, Plan(operations=now), settings.schema)
+            except psycopg2.Error as e:
+                refusal = refusal_for_error(e, now)
+                if refusal is None:
+                    raise
+                conn.rollback()  # nothing of the transaction stays
+                return Outcome(Plan(refusals=(refusal,)), (), owned)
             return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
                            applied=now, pending=later)
     # CREATE INDEX CONCURRENTLY cannot run in a transaction block: alone, after the planning
@@ -97,12 +106,14 @@ def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
         if owned is not None and (owned.owner is None or owned.owner.uid != owner.uid):
             owned = None
         until = None
+        referencing: tuple[str, ...] = ()
         if owned is not None:
             _lock_names(cur, {owned.name})
+            referencing = read_referencing(cur, settings.schema, owned.name)
             if retention is not None:
                 cur.execute("SELECT now() + %s", (retention,))
                 until = cur.fetchone()[0]
-        plan = plan_delete(owned, policy, retain_until=until)
+        plan = plan_delete(owned, policy, retain_until=until, referencing=referencing)
         statements = _execute(conn, cur, plan, settings.schema)
         return Outcome(plan, statements, None)
 
@@ -151,6 +162,7 @@ def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
                               table.name if table else None,
                               (i.name for i in table.indexes) if table else ())
     facts = dataclasses.replace(facts, index_names_taken=taken)
+    facts = read_key_facts(cur, schema, desired, owned, facts)
     return plan_reconcile(desired, owner, owned, occupant, blocker, facts)
 
 

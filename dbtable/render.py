@@ -199,6 +199,8 @@ def _(op: WidenColumnType, schema: str) -> sql.Composed:
     # USING clause: every planned change has an assignment cast that keeps each value.
     return _alter_column(schema, op.table, op.column,
                          sql.SQL("TYPE {}").format(op.new_type.sql()))
+# The foreign-key renderers register themselves with _render (kept in their own module).
+from dbtable import fk_render  # noqa: E402,F401
 
 
 def to_text(statement: sql.Composable) -> str:

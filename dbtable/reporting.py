@@ -16,6 +16,7 @@ from typing import Any
 
 from dbtable.conditions import set_condition
 from dbtable.index_model import ActualIndex
+from dbtable.fk_model import ActualForeignKey
 from dbtable.model import ActualColumn, ActualTable
 from dbtable.plan import Operation, Plan
 
@@ -133,6 +134,7 @@ class Reporter:
             target["uniqueConstraints"] = [
                 {"name": name, "columns": list(columns)} for name, columns in table.uniques]
             target["indexes"] = [index_status(i) for i in table.indexes]
+            target["foreignKeys"] = [foreign_key_status(fk) for fk in table.foreign_keys]
 
 
 def step_name(op: Operation) -> str:
@@ -148,6 +150,15 @@ def index_status(index: ActualIndex) -> dict[str, Any]:
     """One index as the catalog has it; ``managed``: the operator's own (it may drop it)."""
     return {"name": index.name, "columns": list(index.columns), "method": index.method,
             "unique": index.unique, "valid": index.valid, "managed": index.managed}
+
+
+def foreign_key_status(fk: ActualForeignKey) -> dict[str, Any]:
+    """One key as the catalog has it; ``managed`` false: made by hand, never dropped."""
+    references = {"schema": fk.ref_schema, "table": fk.ref_table,
+                  "columns": list(fk.ref_columns)}
+    return {"name": fk.name, "columns": list(fk.columns), "references": references,
+            "onDelete": fk.on_delete.value, "onUpdate": fk.on_update.value,
+            "validated": fk.validated, "managed": fk.managed}
 
 
 def _column_status(column: ActualColumn) -> dict[str, Any]:

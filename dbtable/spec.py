@@ -12,6 +12,7 @@ from typing import Any
 from dbtable.columns import parse_column_options, parse_drop_columns
 from dbtable.errors import FieldError, InvalidSpec
 from dbtable.index_spec import parse_indexes
+from dbtable.fk_spec import parse_foreign_keys
 from dbtable.model import DeletionPolicy, DesiredColumn, DesiredTable
 from dbtable.names import InvalidName, describe_type, fold_identifier
 from dbtable.types import TypeSyntaxError, parse_type
@@ -19,7 +20,7 @@ from dbtable.types import TypeSyntaxError, parse_type
 MAX_COLUMNS = 1600  # PostgreSQL's limit on columns per table
 MAX_KEY_COLUMNS = 32  # PostgreSQL's INDEX_MAX_KEYS
 KNOWN_FIELDS = ("tableName", "columns", "primaryKey", "deletionPolicy", "adoptExistingTable",
-                "allowTableRewrite", "columnOptions", "dropColumns", "indexes")
+                "allowTableRewrite", "columnOptions", "dropColumns", "foreignKeys", "indexes")
 
 
 def parse_spec(spec: object) -> DesiredTable:
@@ -40,11 +41,13 @@ def parse_spec(spec: object) -> DesiredTable:
     drops = parse_drop_columns(spec.get("dropColumns"), columns, errors)
     columns = parse_column_options(spec.get("columnOptions"), columns, key, drops, errors)
     indexes = parse_indexes(spec.get("indexes"), name, {c.name for c in columns}, errors)
+    foreign_keys = parse_foreign_keys(spec.get("foreignKeys"), columns, key, errors)
     if errors:
         raise InvalidSpec(errors)
     return DesiredTable(name=name, columns=tuple(columns), primary_key=key,
                         deletion_policy=policy, adopt_existing=adopt, drop_columns=drops,
-                        allow_table_rewrite=rewrite, indexes=indexes)
+                        allow_table_rewrite=rewrite, indexes=indexes,
+                        foreign_keys=foreign_keys)
 
 
 def _parse_flag(spec: Mapping[str, object], field: str, errors: list[FieldError]) -> bool:

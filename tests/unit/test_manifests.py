@@ -273,6 +273,24 @@ CEL_IN_PYTHON = {
 }
 
 
+def _foreign_key_columns_are_declared(spec: Mapping[str, Any]) -> bool:
+    if "foreignKeys" not in spec:
+        return True
+    declared = _folded_map_of_columns(spec)
+    return all(lower_ascii(n) in declared for key in spec["foreignKeys"] for n in key["columns"])
+
+
+CEL_IN_PYTHON.update({
+    # On a foreign key and on its references: no column twice after folding.
+    "self.columns.all(i, n, self.columns.all(j, m, i == j || n.lowerAscii() != m.lowerAscii()))":
+        lambda key: len({lower_ascii(n) for n in key["columns"]}) == len(key["columns"]),
+    "self.columns.size() == self.references.columns.size()":
+        lambda key: len(key["columns"]) == len(key["references"]["columns"]),
+    f"!has(self.foreignKeys) || [{_D}].all(d, self.foreignKeys.all(f, f.columns.all(n, "
+    "n.lowerAscii() in d)))": _foreign_key_columns_are_declared,
+})
+
+
 def admission_errors(spec_schema: Mapping[str, Any], spec: Any) -> list[str]:
     structural = list(schema_errors(spec_schema, spec, "spec"))
     messages = [message for _, message in structural]
@@ -338,7 +356,7 @@ def test_spec_requires_the_seed_fields_and_defaults_the_new_ones(
     fields = spec_schema["properties"]
     assert set(fields) == {"tableName", "columns", "primaryKey", "deletionPolicy",
                            "adoptExistingTable", "allowTableRewrite", "columnOptions",
-                           "dropColumns", "indexes"}
+                           "dropColumns", "foreignKeys", "indexes"}
     assert fields["deletionPolicy"]["enum"] == ["Drop", "Retain"]
     # No default: absent means Drop for a created table, Retain for an adopted one.
     assert "default" not in fields["deletionPolicy"]
@@ -464,7 +482,8 @@ def test_cel_rules_point_at_the_field_they_judge(spec_schema: dict[str, Any]) ->
     *column_rules, key_rule = spec_schema["x-kubernetes-validations"]
     assert [r["fieldPath"] for r in column_rules] == [".columns", ".columnOptions",
                                                        ".dropColumns", ".columnOptions",
-                                                       ".indexes", ".indexes", ".columns"]
+                                                       ".indexes", ".indexes", ".columns",
+                                                       ".foreignKeys"]
     assert all("oldSelf" not in r["messageExpression"] for r in column_rules
                if "messageExpression" in r)
     assert key_rule["fieldPath"] == ".primaryKey"
@@ -509,7 +528,8 @@ def test_cel_rules_run_after_a_pattern_error_but_not_after_a_blocking_one(
 def test_status_declares_what_the_operator_writes(version: dict[str, Any]) -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert set(status) == {"conditions", "observedGeneration", "tableName", "columns",
-                           "primaryKey", "uniqueConstraints", "lastHandled", "indexes"}
+                           "primaryKey", "uniqueConstraints", "lastHandled", "indexes",
+                           "foreignKeys"}
     # Kopf's diff base (dbtable/diffbase.py): kept, not pruned, or every event looks new.
     assert set(status["lastHandled"]["properties"]) == {"uid", "spec", "rest"}
     conditions = status["conditions"]

@@ -62,7 +62,8 @@ def test_all_errors_are_reported_at_once() -> None:
 def test_unknown_field_is_named() -> None:
     assert errors_of({**SEED, "colums": []}) == [
         "spec.colums: unknown field; known fields are tableName, columns, primaryKey, "
-        "deletionPolicy, adoptExistingTable, allowTableRewrite, columnOptions, dropColumns, indexes"]
+        "deletionPolicy, adoptExistingTable, allowTableRewrite, columnOptions, dropColumns, foreignKeys, "
+        "indexes"]
 
 
 def test_duplicate_column_message_names_both_spellings() -> None:

@@ -1,0 +1,259 @@
+"""Foreign keys on a real PostgreSQL: added online and validated, each refusal with its count
+and the catalog left exactly as it was, the actions really applied, hand-made keys kept, a
+referenced table that comes later, and a referenced table that is not dropped."""
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from dbtable.catalog import read_managed_tables, read_owned_table
+from dbtable.database import DatabaseSettings
+from dbtable.fk_model import FK_MARKER, FkAction
+from dbtable.fk_operations import AddForeignKey, ValidateForeignKey
+from dbtable.model import DeletionPolicy, Owner
+from dbtable.plan import RefusalReason
+from dbtable.reconcile import Outcome, delete_table, reconcile_table
+from dbtable.spec import parse_spec
+
+pytestmark = pytest.mark.integration
+
+CUSTOMERS_OWNER = Owner("default", "customers", "5f1e0c2a-0000-4000-8000-0000000000f1")
+ORDERS_OWNER = Owner("default", "orders", "5f1e0c2a-0000-4000-8000-0000000000f2")
+CUSTOMERS: dict[str, Any] = {"tableName": "CUSTOMERS", "primaryKey": "ID",
+                             "columns": [{"ID": "bigint"}, {"NAME": "text"}]}
+ORDERS: dict[str, Any] = {"tableName": "ORDERS", "primaryKey": "ID",
+                          "columns": [{"ID": "bigint"}, {"CUSTOMER_ID": "bigint"},
+                                      {"NOTE": "text"}]}
+FK = {"columns": ["CUSTOMER_ID"], "references": {"table": "CUSTOMERS", "columns": ["ID"]}}
+
+
+def converge(conn: Any, settings: DatabaseSettings, spec: dict[str, Any],
+             owner: Owner = ORDERS_OWNER) -> list[Outcome]:
+    """Call until nothing is pending, as the handler does (each call replans)."""
+    outcomes = [reconcile_table(conn, settings, parse_spec(spec), owner)]
+    while outcomes[-1].pending:
+        assert len(outcomes) < 10, outcomes
+        outcomes.append(reconcile_table(conn, settings, parse_spec(spec), owner))
+    return outcomes
+
+
+def run(conn: Any, settings: DatabaseSettings, statement: str, *params: Any) -> list[tuple]:
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL(statement).format(
+            o=sql.Identifier(settings.schema, "orders"),
+            c=sql.Identifier(settings.schema, "customers")), params or None)
+        return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture
+def customers(conn: Any, settings: DatabaseSettings) -> None:
+    converge(conn, settings, CUSTOMERS, CUSTOMERS_OWNER)
+    run(conn, settings, "INSERT INTO {c} SELECT g, 'c' || g FROM generate_series(1, 5) g")
+
+
+@pytest.fixture
+def orders(conn: Any, settings: DatabaseSettings, customers: None) -> None:
+    converge(conn, settings, ORDERS)
+    run(conn, settings, "INSERT INTO {o} SELECT g, g % 5 + 1, 'n' FROM generate_series(1, 50) g")
+
+
+def snapshot(conn: Any, settings: DatabaseSettings) -> list[tuple]:
+    """Every constraint of the schema with its definition, validity and comment, the columns,
+    and the rows of both tables: what a refusal must leave byte-for-byte as it was."""
+    return run(conn, settings, """
+        SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated,
+               obj_description(con.oid, 'pg_constraint'),
+               (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                 || a.attnotnull::text ORDER BY a.attnum) FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_constraint con ON con.conrelid = c.oid
+         WHERE n.nspname = %s ORDER BY 1, 2""", settings.schema) + run(
+        conn, settings, "SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {o} t),"
+                        " (SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {c} t)")
+
+
+def keys(conn: Any, settings: DatabaseSettings, owner: Owner = ORDERS_OWNER):
+    with conn, conn.cursor() as cur:
+        return read_owned_table(cur, settings.schema, owner).foreign_keys
+
+
+def test_a_key_is_added_not_valid_then_validated_in_its_own_transaction(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    first, second = converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    assert [type(op) for op in first.applied][0] is AddForeignKey
+    assert first.statements[0].endswith("NOT VALID")
+    assert [type(op) for op in first.pending] == [ValidateForeignKey]
+    assert second.statements == (second.statements[0],) and "VALIDATE CONSTRAINT" in \
+        second.statements[0]
+    (key,) = keys(conn, settings)
+    assert (key.columns, key.ref_table, key.ref_columns, key.validated, key.managed) == (
+        ("customer_id",), "customers", ("id",), True, True)
+    assert run(conn, settings, "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint"
+                               " WHERE conname = %s", key.name) == [(FK_MARKER,)]
+    (again,) = converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    assert again.statements == ()  # level-triggered: nothing the second time
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        run(conn, settings, "INSERT INTO {o} VALUES (999, 999, 'orphan')")
+
+
+def test_orphans_are_refused_with_their_count_and_the_catalog_is_unchanged(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    run(conn, settings, "INSERT INTO {o} VALUES (101, 77, 'x'), (102, 78, 'y'), (103, NULL, 'z')")
+    before = snapshot(conn, settings)
+    (outcome,) = converge(conn, settings, {**ORDERS, "foreignKeys": [FK],
+                                           "columnOptions": {"NOTE": {"nullable": False}}})
+    (refusal,) = outcome.plan.refusals
+    assert refusal.reason is RefusalReason.ORPHANS_PRESENT
+    assert refusal.field == "spec.foreignKeys[0].columns"
+    assert "2 row(s) of table orders" in refusal.message  # the NULL key is not an orphan
+    assert outcome.statements == ()
+    assert snapshot(conn, settings) == before
+    run(conn, settings, "DELETE FROM {o} WHERE id IN (101, 102)")
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    assert [k.validated for k in keys(conn, settings)] == [True]
+
+
+def test_a_key_left_not_valid_by_a_stopped_run_is_validated_next(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    spec = parse_spec({**ORDERS, "foreignKeys": [FK]})
+    first = reconcile_table(conn, settings, spec, ORDERS_OWNER)  # then the operator "crashes"
+    assert first.pending and [k.validated for k in keys(conn, settings)] == [False]
+    resumed = reconcile_table(conn, settings, spec, ORDERS_OWNER)
+    assert [type(op) for op in resumed.applied] == [ValidateForeignKey]
+    assert [k.validated for k in keys(conn, settings)] == [True]
+
+
+@pytest.mark.parametrize("action, expect", [
+    ("Cascade", []), ("SetNull", [(1, None)]), ("SetDefault", [(1, 2)]),
+])
+def test_on_delete_really_applies_its_action(conn: Any, settings: DatabaseSettings,
+                                             customers: None, action: str,
+                                             expect: list[tuple]) -> None:
+    spec = {**ORDERS, "foreignKeys": [{**FK, "onDelete": action}],
+            "columnOptions": {"CUSTOMER_ID": {"default": "2"}}}
+    converge(conn, settings, spec)  # a new table: the key is added valid at once
+    assert [(k.on_delete, k.validated) for k in keys(conn, settings)] == [
+        (FkAction(action), True)]
+    run(conn, settings, "INSERT INTO {o} VALUES (1, 1, 'x')")
+    run(conn, settings, "DELETE FROM {c} WHERE id = 1")
+    assert run(conn, settings, "SELECT id, customer_id FROM {o}") == expect
+
+
+def test_no_action_refuses_the_delete_and_a_changed_action_replaces_the_key(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        run(conn, settings, "DELETE FROM {c} WHERE id = 1")
+    (name,) = [k.name for k in keys(conn, settings)]
+    outcomes = converge(conn, settings, {**ORDERS, "foreignKeys": [{**FK, "onDelete": "Cascade"}]})
+    assert "DROP CONSTRAINT" in outcomes[0].statements[0]
+    assert [(k.name, k.on_delete, k.validated) for k in keys(conn, settings)] == [
+        (name, FkAction.CASCADE, True)]
+    run(conn, settings, "DELETE FROM {c} WHERE id = 1")
+    assert run(conn, settings, "SELECT count(*) FROM {o} WHERE customer_id = 1") == [(0,)]
+
+
+def test_a_hand_made_key_is_kept_and_shown_unmanaged(conn: Any, settings: DatabaseSettings,
+                                                      orders: None) -> None:
+    run(conn, settings, "ALTER TABLE {o} ADD CONSTRAINT by_hand FOREIGN KEY (customer_id) "
+                        "REFERENCES {c} (id)")
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    converge(conn, settings, ORDERS)  # ours removed from the spec: dropped; by_hand stays
+    assert [(k.name, k.managed) for k in keys(conn, settings)] == [("by_hand", False)]
+    # Named in the spec exactly as it is, it becomes ours (and then goes with the spec).
+    converge(conn, settings, {**ORDERS, "foreignKeys": [{**FK, "name": "BY_HAND"}]})
+    assert [(k.name, k.managed) for k in keys(conn, settings)] == [("by_hand", True)]
+
+
+def test_a_referenced_table_created_later_is_picked_up(conn: Any,
+                                                       settings: DatabaseSettings) -> None:
+    spec = {**ORDERS, "foreignKeys": [FK]}
+    (waiting,) = converge(conn, settings, spec)
+    assert waiting.plan.waiting and waiting.statements == ()
+    (refusal,) = waiting.plan.refusals
+    assert (refusal.reason, refusal.field) == (RefusalReason.REFERENCED_TABLE_MISSING,
+                                               "spec.foreignKeys[0].references.table")
+    assert waiting.table is None  # nothing of the spec applied
+    converge(conn, settings, {**CUSTOMERS, "columns": [{"UID": "bigint"}, {"ID": "bigint"}],
+                              "primaryKey": "UID"}, CUSTOMERS_OWNER)
+    (not_unique,) = converge(conn, settings, spec)
+    assert not_unique.plan.refusals[0].reason is RefusalReason.REFERENCED_KEY_MISSING
+    assert "unique constraint on exactly (id)" in not_unique.plan.refusals[0].message
+    converge(conn, settings, {**CUSTOMERS, "columns": [{"UID": "bigint"}, {"ID": "bigint"}],
+                              "primaryKey": "UID", "columnOptions": {"ID": {"unique": True}}},
+             CUSTOMERS_OWNER)
+    converge(conn, settings, spec)
+    assert [(k.ref_table, k.validated) for k in keys(conn, settings)] == [("customers", True)]
+
+
+def test_types_postgresql_cannot_link_are_invalid_spec_naming_the_field(
+        conn: Any, settings: DatabaseSettings, customers: None) -> None:
+    text_key = {**ORDERS, "columns": [{"ID": "bigint"}, {"CUSTOMER_ID": "text"}]}
+    converge(conn, settings, text_key)
+    before = snapshot(conn, settings)
+    (outcome,) = converge(conn, settings, {**text_key, "foreignKeys": [FK]})
+    (refusal,) = outcome.plan.refusals
+    assert (refusal.reason, refusal.field) == (RefusalReason.INVALID_SPEC,
+                                               "spec.foreignKeys[0].columns")
+    assert "operator does not exist: bigint = text" in refusal.message
+    assert snapshot(conn, settings) == before
+    # numeric = integer compares, but PostgreSQL cannot implement the key (42804).
+    converge(conn, settings, {**CUSTOMERS, "tableName": "PRICES",
+                              "columns": [{"ID": "integer"}]}, Owner("default", "p", "u-p"))
+    bad = {**ORDERS, "tableName": "ITEMS", "columns": [{"ID": "numeric"}],
+           "foreignKeys": [{"columns": ["ID"], "references": {"table": "PRICES",
+                                                              "columns": ["ID"]}}]}
+    (outcome,) = converge(conn, settings, bad, Owner("default", "i", "u-i"))
+    (refusal,) = outcome.plan.refusals
+    assert (refusal.reason, refusal.field) == (RefusalReason.INVALID_SPEC,
+                                               "spec.foreignKeys[0].columns")
+    assert "incompatible types: numeric and integer" in refusal.message
+    assert run(conn, settings, "SELECT to_regclass(%s)", f"{settings.schema}.items") == [(None,)]
+
+
+def test_dropping_a_referenced_table_is_refused_and_nothing_cascades(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    before = snapshot(conn, settings)
+    outcome = delete_table(conn, settings, CUSTOMERS_OWNER, DeletionPolicy.DROP)
+    (refusal,) = outcome.plan.refusals
+    assert refusal.reason is RefusalReason.TABLE_REFERENCED
+    assert f"of table {settings.schema}.orders references it" in refusal.message
+    assert outcome.statements == () and snapshot(conn, settings) == before
+    converge(conn, settings, ORDERS)  # the key goes with ORDERS' spec
+    outcome = delete_table(conn, settings, CUSTOMERS_OWNER, DeletionPolicy.DROP)
+    assert outcome.statements and not outcome.plan.refused
+
+
+def test_renaming_a_key_column_keeps_the_key(conn: Any, settings: DatabaseSettings,
+                                             orders: None) -> None:
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    oid = run(conn, settings, "SELECT oid FROM pg_constraint WHERE contype = 'f' AND "
+                              "conrelid = %s::regclass", f"{settings.schema}.orders")
+    renamed = {**ORDERS, "columns": [{"ID": "bigint"}, {"CLIENT_ID": "bigint"}, {"NOTE": "text"}],
+               "columnOptions": {"CLIENT_ID": {"previousNames": ["CUSTOMER_ID"]}},
+               "foreignKeys": [{**FK, "name": [k.name for k in keys(conn, settings)][0],
+                                "columns": ["CLIENT_ID"]}]}
+    (outcome,) = converge(conn, settings, renamed)
+    assert [s.split(" RENAME")[1][:7] for s in outcome.statements] == [" COLUMN"]
+    assert run(conn, settings, "SELECT oid FROM pg_constraint WHERE contype = 'f' AND "
+                               "conrelid = %s::regclass", f"{settings.schema}.orders") == oid
+    (again,) = converge(conn, settings, renamed)
+    assert again.statements == ()
+
+
+def test_the_drift_sweeps_bulk_read_sees_the_same_keys(conn: Any, settings: DatabaseSettings,
+                                                       orders: None) -> None:
+    run(conn, settings, "ALTER TABLE {o} ADD CONSTRAINT by_hand FOREIGN KEY (customer_id) "
+                        "REFERENCES {c} (id) NOT VALID")
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    with conn, conn.cursor() as cur:
+        tables, _ = read_managed_tables(cur, settings.schema)
+    (orders_table,) = [t for t in tables if t.name == "orders"]
+    assert orders_table.foreign_keys == keys(conn, settings)
+    assert [(k.name == "by_hand", k.managed, k.validated)
+            for k in orders_table.foreign_keys] == [(True, False, False), (False, True, True)]
