@@ -15,9 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbtable.fk_model import DesiredForeignKey
-from dbtable.steps import ACCESS_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE, Step
-
-SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
+from dbtable.steps import ACCESS_EXCLUSIVE, SHARE_ROW_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE, Step
 
 
 @dataclass(frozen=True)
@@ -26,6 +24,8 @@ class AddForeignKey(Step):
     step (brief: no scan). Planned after any unique index it may reference is built."""
 
     lock = SHARE_ROW_EXCLUSIVE  # on this table and on the referenced one
+    scans = False  # NOT VALID: the existing rows are proven by ValidateForeignKey
+    rewrites = False
     table: str
     key: DesiredForeignKey
 
@@ -44,7 +44,8 @@ class AddForeignKey(Step):
 
 @dataclass(frozen=True)
 class AddValidForeignKey(AddForeignKey):
-    """On a table created in the same transaction: no rows, so nothing to scan later."""
+    """On a table created in the same transaction: no rows, so nothing to scan later (the
+    check PostgreSQL runs reads an empty table)."""
 
     @property
     def not_valid(self) -> bool:
@@ -59,6 +60,8 @@ class MarkForeignKey(Step):
     """``COMMENT ON CONSTRAINT``: the marker that makes the key the operator's own."""
 
     lock = SHARE_UPDATE_EXCLUSIVE
+    scans = False
+    rewrites = False
     table: str
     name: str
 
@@ -72,6 +75,8 @@ class ValidateForeignKey(Step):
 
     lock = SHARE_UPDATE_EXCLUSIVE
     own_transaction = True
+    scans = True
+    rewrites = False
     table: str
     name: str
 
@@ -86,6 +91,8 @@ class DropForeignKey(Step):
 
     additive = False
     lock = ACCESS_EXCLUSIVE  # on this table; the referenced one loses the key's triggers
+    scans = False
+    rewrites = False
     table: str
     name: str
     why: str = "removed from spec.foreignKeys"

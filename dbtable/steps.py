@@ -13,6 +13,8 @@ from typing import ClassVar
 
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
 SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
+# ADD FOREIGN KEY, on both tables: blocks writes (not reads) for a brief, scan-free step.
+SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import pytest
 
 import dbtable
 from dbtable import operations
-from dbtable.steps import ACCESS_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE, Step, table_effect
+from dbtable.steps import (ACCESS_EXCLUSIVE, SHARE_ROW_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE, Step,
+                           table_effect)
 
 
 def _all_steps() -> list[type[Step]]:
@@ -39,7 +40,7 @@ def test_every_operation_declares_scans_and_rewrites(cls: type[Step]) -> None:
     for fact in ("scans", "rewrites"):
         assert _declared(cls, fact), f"{cls.__name__} must declare {fact} (no default)"
         assert isinstance(getattr(cls, fact), bool), f"{cls.__name__}.{fact}"
-    assert cls.lock in (ACCESS_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE)
+    assert cls.lock in (ACCESS_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE, SHARE_ROW_EXCLUSIVE)
     # A rewrite copies every row under ACCESS EXCLUSIVE: it is also a scan, never a light lock.
     if cls.rewrites:
         assert cls.scans and cls.lock == ACCESS_EXCLUSIVE, cls.__name__
@@ -73,6 +74,9 @@ EXPECTED = {
     "MarkIndex": (False, False), "RenameIndex": (False, False), "PlaceIndex": (False, False),
     "DropIndex": (False, False), "DropFailedIndex": (False, False),
     "RenameNotNullCheck": (False, False),
+    "AddForeignKey": (False, False), "AddValidForeignKey": (False, False),
+    "MarkForeignKey": (False, False), "ValidateForeignKey": (True, False),
+    "DropForeignKey": (False, False),
 }
 
 
