@@ -138,7 +138,8 @@ class Reporter:
 
 
 def step_name(op: Operation) -> str:
-    """``ValidateNotNullCheck on orders.status (SHARE UPDATE EXCLUSIVE lock)``."""
+    """``ValidateNotNullCheck on orders.status (SHARE UPDATE EXCLUSIVE lock)``;
+    ``ValidateForeignKey dbt_fk_... on orders (...)`` for a step on a named constraint."""
     column = getattr(op, "column", None)
     where = op.table + (f".{column}" if isinstance(column, str) else "")
     index = getattr(op, "name", None) if column is None else None

@@ -52,7 +52,7 @@ def test_orders_references_customers_through_kubectl_apply(
 
     # Rows, then onDelete Cascade by kubectl apply: replaced under its name, validated.
     database.execute("INSERT INTO public.customers SELECT g, 'c' FROM generate_series(1, 20) g")
-    database.execute("INSERT INTO public.orders SELECT g, g % 20 + 1, 'n' "
+    database.execute("INSERT INTO public.orders SELECT g, mod(g, 20) + 1, 'n' "
                      "FROM generate_series(1, 200) g")
     namespace.apply(resource("orders", orders({**KEY, "onDelete": "Cascade"})))
     wait_event(namespace, "orders", "ForeignKeyValidated")

@@ -334,3 +334,10 @@ def test_status_shows_each_key_from_the_catalog() -> None:
         "name": NAME, "columns": ["customer_id"],
         "references": {"schema": "public", "table": "customers", "columns": ["id"]},
         "onDelete": "SetNull", "onUpdate": "NoAction", "validated": False, "managed": False}
+
+
+def test_reconciling_names_the_key_of_the_step_in_progress() -> None:
+    from dbtable.reporting import step_name
+
+    assert step_name(ValidateForeignKey("orders", NAME)) == (
+        f"ValidateForeignKey {NAME} on orders (SHARE UPDATE EXCLUSIVE lock)")
