@@ -65,7 +65,7 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
             return Plan(refusals=tuple(refused) + keys.refusals)
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
-            MarkOwned(desired.name, owner), *indexes) + keys.adds)
+            MarkOwned(desired.name, owner)) + keys.adds + tuple(indexes))
     return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned, facts))
 
 
