@@ -70,6 +70,9 @@ class InCluster:
     database: Database
     image_user: str  # USER of the image itself (what `docker run` gets without a securityContext)
     pods_seen: list[str] = field(default_factory=list)
+    # how the suite staged the manifests (_deploy): the base and this run's addresses
+    base: str = "overlay"
+    run_env: dict[str, str] = field(default_factory=dict)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> Any:
         return self.plane.kubectl_run("-n", "default", *args, input=input, check=check)
@@ -79,11 +82,13 @@ class InCluster:
         pods = json.loads(self.kubectl("get", "pods", "-l", LABELS, "-o", "json").stdout)["items"]
         return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
-    def running_pod(self, timeout: float = 120) -> dict[str, Any]:
-        """The one running operator Pod (waits until there is exactly one)."""
+    def running_pod(self, timeout: float = 120, other_than: str | None = None) -> dict[str, Any]:
+        """The one running operator Pod (waits until there is exactly one, not named
+        ``other_than``)."""
         def one() -> dict[str, Any] | None:
             pods = self.operator_pods()
             if len(pods) == 1 and pods[0]["status"].get("phase") == "Running" and \
+                    pods[0]["metadata"]["name"] != other_than and \
                     container_status(pods[0]).get("state", {}).get("running"):
                 return pods[0]
             return None
@@ -211,6 +216,7 @@ def _deploy(cluster: InCluster, password: str, tmp_path_factory: pytest.TempPath
     cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "postgresql"},
         "stringData": {"password": password}}))
+    cluster.base, cluster.run_env = base, dict(env)
     run = stage_overlay(tmp_path_factory.mktemp("overlay"), env, base=base)
     applied = time.monotonic()
     cluster.plane.kubectl_run("apply", "-k", str(run))

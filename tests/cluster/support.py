@@ -41,6 +41,29 @@ def stage_overlay(dest: Path, env: Mapping[str, str], base: str = "overlay") -> 
     return run
 
 
+def stage_cluster_wide(dest: Path, env: Mapping[str, str], base: str = "overlay") -> Path:
+    """stage_overlay's layout for deploy/cluster-wide: its files copied unchanged beside the
+    real manifests, the test overlay's changes (``base`` "overlay") or none ("manifests") over
+    it, and run/ on top; return run/ (build it with --load-restrictor=LoadRestrictionsNone,
+    as deploy/cluster-wide says)."""
+    stage_overlay(dest, env, base)
+    cluster_wide = dest / "manifests" / "deploy" / "cluster-wide"
+    cluster_wide.mkdir(parents=True, exist_ok=True)
+    for source in (ROOT / "deploy" / "cluster-wide").iterdir():
+        shutil.copyfile(source, cluster_wide / source.name)
+    layer = dest / "cluster-wide"
+    layer.mkdir(parents=True, exist_ok=True)
+    if base == "overlay":
+        overlay = yaml.safe_load((OVERLAY / "kustomization.yaml").read_text())
+        overlay["resources"] = ["../manifests/deploy/cluster-wide"]
+    else:
+        overlay = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                   "resources": ["../manifests/deploy/cluster-wide"]}
+    (layer / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    (dest / "run" / "kustomization.yaml").write_text(run_kustomization(env, "cluster-wide"))
+    return dest / "run"
+
+
 def run_kustomization(env: Mapping[str, str], base: str = "overlay") -> str:
     """The per-run layer: environment variables of the operator container, merged by name."""
     patch = {"apiVersion": "apps/v1", "kind": "Deployment",

@@ -2,14 +2,17 @@
 
 The tests run in file order on one Deployment (session fixture ``in_cluster``): the walkthrough,
 the process as the kernel sees it, a burst of 200 resources, the first Pod's liveness record,
-deleting the Pod (SIGTERM, a new Pod resumes without DDL) and the second Pod's liveness record.
+deleting the Pod (SIGTERM, a new Pod resumes without DDL), the second Pod's liveness record,
+and last, the switch to the cluster-wide install (deploy/cluster-wide).
 Everything about the process is read from the running process (/proc), not from the manifest.
 """
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +20,8 @@ import yaml
 
 from tests.cluster.conftest import FIGURES, InCluster, container_status
 from tests.cluster.support import (CONTAINER, DDL, burst_manifest, jwt_claims, probe_results,
-                                   proc_status, root_mount_options, watch_events)
+                                   proc_status, root_mount_options, stage_cluster_wide,
+                                   watch_events)
 from hack.host_state import mount_points
 from tests.e2e.conftest import Namespace
 from tests.support.k8s import ROOT, resource, wait_for
@@ -191,6 +195,32 @@ def test_deleted_pod_exits_on_sigterm_and_the_new_one_resumes_without_ddl(in_clu
 
 def test_liveness_probe_passed_all_along_on_the_new_pod(in_cluster: InCluster) -> None:
     assert_liveness_green(in_cluster, in_cluster.running_pod())
+
+
+def test_cluster_wide_manifests_serve_a_namespace_made_afterwards(
+        in_cluster: InCluster, tmp_path: Path) -> None:
+    """deploy/cluster-wide applied over the namespaced install, as the README switches it: the
+    Deployment's next Pod runs kopf --all-namespaces with the ServiceAccount's token (now bound
+    to the cluster-wide ClusterRole) and serves a namespace it has never heard of."""
+    old = in_cluster.running_pod()["metadata"]["name"]
+    run = stage_cluster_wide(tmp_path, in_cluster.run_env, in_cluster.base)
+    rendered = in_cluster.plane.kubectl_run("kustomize", "--load-restrictor=LoadRestrictionsNone",
+                                            str(run)).stdout
+    applied = time.monotonic()
+    in_cluster.plane.kubectl_run("apply", "-f", "-", input=rendered)
+    pod = in_cluster.running_pod(timeout=240, other_than=old)
+    command = in_cluster.read_proc(in_cluster.host_pid(pod), "cmdline").split("\0")
+    assert "--all-namespaces" in command and not any(a.startswith("--namespace") for a in command)
+
+    ns = Namespace(f"cluster-wide-{secrets.token_hex(3)}", in_cluster.plane)
+    in_cluster.plane.kubectl_run("create", "namespace", ns.name)
+    ns.apply(resource("wide", {"tableName": "CLUSTER_WIDE", "columns": [{"ID": "integer"}],
+                               "primaryKey": "ID"}))
+    ns.wait_ready("wide", timeout=120)
+    FIGURES["cluster-wide: apply to a resource Ready in a new namespace"] = \
+        f"{time.monotonic() - applied:.1f}s"
+    assert in_cluster.database.table("cluster_wide") is not None
+    assert "TableCreated" in [e["reason"] for e in ns.events("wide")]
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.cluster.support import ROOT, stage_overlay
+from tests.cluster.support import ROOT, stage_cluster_wide, stage_overlay
 
 RUN_ENV = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443",
            "PGHOST": "127.0.0.1", "PGPORT": "5433"}
@@ -23,14 +23,27 @@ NOT_READY = {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effec
 def kustomize(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     from hack.controlplane_build import ensure_binaries
 
-    out = subprocess.run([str(ensure_binaries().kubectl), "kustomize", str(path)],
+    # deploy/cluster-wide reads files above its directory: the restriction is lifted for all
+    out = subprocess.run([str(ensure_binaries().kubectl), "kustomize",
+                          "--load-restrictor=LoadRestrictionsNone", str(path)],
                          capture_output=True, text=True, check=True).stdout
     return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out) if d}
 
 
 def test_overlay_changes_only_network_toleration_and_addresses(tmp_path: Path) -> None:
-    real = kustomize(ROOT)
-    overlaid = kustomize(stage_overlay(tmp_path, RUN_ENV))
+    assert_only_node_changes(kustomize(ROOT), kustomize(stage_overlay(tmp_path, RUN_ENV)))
+
+
+def test_cluster_wide_overlay_changes_only_network_toleration_and_addresses(
+        tmp_path: Path) -> None:
+    real = kustomize(ROOT / "deploy" / "cluster-wide")
+    assert real[("ClusterRole", "database-table-operator")]["rules"] != \
+        kustomize(ROOT)[("ClusterRole", "database-table-operator")]["rules"]
+    assert_only_node_changes(real, kustomize(stage_cluster_wide(tmp_path, RUN_ENV)))
+
+
+def assert_only_node_changes(real: dict[tuple[str, str], dict[str, Any]],
+                             overlaid: dict[tuple[str, str], dict[str, Any]]) -> None:
     assert real.keys() == overlaid.keys()
     for key, obj in real.items():
         if key != ("Deployment", "database-table-operator"):
