@@ -35,7 +35,7 @@ from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
 from tests.support.online import CUSTOMERS, Reader, Traffic, converge
-from tests.support.online_changes import BASE_SPEC, changes, fill
+from tests.support.online_changes import BASE_SPEC, changes, create_customers, fill
 
 OWNER = Owner("bench", "online", "00000000-0000-4000-8000-000000000001")
 NAIVE_OWNER = Owner("bench", "naive", "00000000-0000-4000-8000-000000000002")
@@ -92,6 +92,7 @@ def run(url: str, rows: int, lock_timeout_ms: int, report_s: float) -> None:
     with conn, conn.cursor() as cur:
         for target in (online, naive):
             fill(cur, target, rows, CUSTOMERS)
+        create_customers(cur, settings.schema, CUSTOMERS)
     rows_out: dict[str, list[str]] = {}
     with Traffic(url, online, rows) as traffic:
         for change in changes():

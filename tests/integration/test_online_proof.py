@@ -27,7 +27,8 @@ from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
 from tests.support.online import CUSTOMERS, Reader, Traffic, Watcher, converge
-from tests.support.online_changes import BASE_SPEC, TABLE, Change, changes, fill, read_catalog
+from tests.support.online_changes import (BASE_SPEC, TABLE, Change, changes, create_customers,
+                                          fill, read_catalog)
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +58,7 @@ def orders(operator_db: dict[str, str]) -> Iterator[tuple[DatabaseSettings, Any]
     reconcile_table(conn, settings, parse_spec(BASE_SPEC), OWNER)
     with conn, conn.cursor() as cur:
         fill(cur, sql.Identifier(settings.schema, TABLE), ROWS, CUSTOMERS)
+        create_customers(cur, settings.schema, CUSTOMERS)
     yield settings, conn
     with conn, conn.cursor() as cur:  # the server lives on for the session's other tests
         cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.schema)))

@@ -85,6 +85,12 @@ def changes() -> list[Change]:
     step("rename a column",
          lambda c: "customer_id" in c["columns"] and "cust_id" not in c["columns"],
          "ALTER TABLE {t} RENAME COLUMN cust_id TO customer_id")
+    extra["foreignKeys"] = [{"columns": ["CUSTOMER_ID"],
+                             "references": {"table": "CUSTOMERS", "columns": ["ID"]}}]
+    # ADD ... NOT VALID takes SHARE ROW EXCLUSIVE, which a report's ACCESS SHARE does not block.
+    step("add a foreign key", _has_valid_foreign_key,
+         "ALTER TABLE {t} ADD CONSTRAINT naive_fk FOREIGN KEY (customer_id) "
+         "REFERENCES {s}.customers (id)", exclusive=False)
     columns[2] = {"EMAIL": "varchar(320)"}
     step("widen a type without a rewrite",
          lambda c: c["columns"]["email"][0] == "character varying(320)",
@@ -106,6 +112,20 @@ def _has_index(catalog: Catalog, columns: str, name: str = "") -> bool:
     return any(definition.endswith(f"USING btree {columns}") and valid
                and (not name or f" INDEX {name} ON " in definition)
                for definition, valid in catalog["indexes"].values())
+
+
+def _has_valid_foreign_key(catalog: Catalog) -> bool:
+    return any(d.startswith("FOREIGN KEY (customer_id) REFERENCES ") and "customers(id)" in d
+               and not d.endswith("NOT VALID") for d in catalog["constraints"].values())
+
+
+def create_customers(cur: Any, schema: str, customers: int) -> None:
+    """The table the foreign key row references: ids 1..customers (what ``fill`` and the
+    clients write into the second column)."""
+    table = sql.Identifier(schema, "customers")
+    cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigint PRIMARY KEY)").format(table))
+    cur.execute(sql.SQL("INSERT INTO {} SELECT generate_series(1, %s) ON CONFLICT DO NOTHING")
+                .format(table), (customers,))
 
 
 def fill(cur: Any, target: sql.Identifier, rows: int, customers: int) -> None:
