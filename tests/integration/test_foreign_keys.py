@@ -93,7 +93,8 @@ def test_a_key_is_added_not_valid_then_validated_in_its_own_transaction(
     assert (key.columns, key.ref_table, key.ref_columns, key.validated, key.managed) == (
         ("customer_id",), "customers", ("id",), True, True)
     assert run(conn, settings, "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint"
-                               " WHERE conname = %s", key.name) == [(FK_MARKER,)]
+                               " WHERE conname = %s AND conrelid = %s::regclass", key.name,
+               f"{settings.schema}.orders") == [(FK_MARKER,)]
     (again,) = converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
     assert again.statements == ()  # level-triggered: nothing the second time
     with pytest.raises(psycopg2.errors.ForeignKeyViolation):
