@@ -28,7 +28,7 @@ from dbtable.errors import InvalidSpec
 from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey, DropForeignKey,
                                    MarkForeignKey, ValidateForeignKey)
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
-from dbtable.model import DeletionPolicy, Owner
+from dbtable.model import DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.pool import ConnectionPool
@@ -38,10 +38,11 @@ from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex
 from dbtable.index_operations import (BuildReplacement, CreateIndex, CreateIndexWithTable,
                                       DropFailedIndex, DropIndex, MarkIndex, PlaceIndex,
                                       RenameIndex)
-from dbtable.reconcile import delete_table, reconcile_table
+from dbtable.reconcile import Outcome, delete_table, reconcile_table
 from dbtable.reporting import EventGate, Reporter
 from dbtable.retention import InvalidRetention, parse_retention, purge_expired, purge_interval
 from dbtable.spec import parse_spec
+from dbtable.status_publisher import StatusPublisher
 from dbtable.sweep import DRIFT_ANNOTATION, PARK, park_table, reconcile_pending, sweep_forever
 
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
@@ -69,7 +70,9 @@ EVENT_REASONS: dict[type, str] = {
     MarkForeignKey: "ForeignKeyAdopted", ValidateForeignKey: "ForeignKeyValidated",
     DropForeignKey: "ForeignKeyDropped",
 }
-# A change applied in steps: the next call comes this soon (each one replans first).
+# A change applied in steps runs them all in one call, one transaction each, replanning before
+# each; past this many the rest waits for Kopf's next call, this soon (a guard, not a pace).
+MAX_STEPS_PER_CALL = 32
 NEXT_STEP_DELAY_S = 1.0
 
 
@@ -103,6 +106,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     # bound reaches: /healthz fails and the kubelet restarts the operator.
     memo.stuck_after = float(os.environ.get("DBT_STUCK_AFTER_S", "300"))
     logger.info("Using PostgreSQL at %s, schema %s", database.describe(), database.schema)
+
+
+@kopf.on.startup()
+async def start_status_publisher(settings: kopf.OperatorSettings, memo: kopf.Memo,
+                                 **_: Any) -> None:
+    """Lets a handler publish Reconciling before each step of a change (see _converge)."""
+    memo.publish_status = StatusPublisher(asyncio.get_running_loop(), settings)
 
 
 @kopf.on.login()
@@ -263,8 +273,8 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
         raise kopf.PermanentError(f"Invalid spec: {e}") from None
     try:
         with memo.pool.connection() as conn:
-            outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
-                                      repair_only=repair_only)
+            outcome, applied = _apply_in_steps(conn, body, desired, report, memo, logger,
+                                               repair_only)
     except Exception as e:  # classified below: temporary or permanent
         _raise_classified(e, report, retry, memo, logger, action="apply the spec")
     if outcome.plan.refused:
@@ -278,18 +288,42 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
             raise kopf.TemporaryError(message, delay=delay)
         logger.error(message)
         raise kopf.PermanentError(message)
-    applied = Plan(operations=outcome.applied)
-    if repair_only and not outcome.plan.operations and _says_ready(status, body):
+    if repair_only and not applied.operations and not outcome.pending \
+            and _says_ready(status, body):
         return  # a drift check that found nothing, and the status says so: write nothing
     if repair_only and applied.operations:
         report.warn("DriftRepaired", "the table was changed outside the operator; repaired: "
                     + "; ".join(op.describe() for op in applied.operations))
-    _announce(body, applied, logger)
+    _announce(body, Plan(operations=outcome.applied), logger)
     if outcome.pending:
         report.reconciling(outcome.table, applied, outcome.pending[0])
         raise kopf.TemporaryError(f"Applying the spec in steps; next: "
                                   f"{outcome.pending[0].describe()}", delay=NEXT_STEP_DELAY_S)
     report.ready(outcome.table, applied)
+
+
+def _apply_in_steps(conn: Any, body: kopf.Body, desired: DesiredTable, report: Reporter,
+                    memo: kopf.Memo, logger: logging.Logger, repair_only: bool
+                    ) -> tuple[Outcome, Plan]:
+    """Reconcile; while steps remain after a transaction committed, say Reconciling (naming
+    the next step, published at once) and run the next one now, replanning from the catalog
+    first: no retry delay between steps. Returns the last outcome and all that was applied
+    (the last outcome's own operations not yet announced)."""
+    outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
+                              repair_only=repair_only)
+    applied: tuple[Any, ...] = outcome.applied
+    publish = getattr(memo, "publish_status", None)
+    for _ in range(MAX_STEPS_PER_CALL - 1):
+        if outcome.plan.refused or not outcome.pending:
+            break
+        _announce(body, Plan(operations=outcome.applied), logger)
+        report.reconciling(outcome.table, Plan(operations=applied), outcome.pending[0])
+        if publish is not None:
+            publish(body, report.patch_status)
+        outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
+                                  repair_only=repair_only)
+        applied += outcome.applied
+    return outcome, Plan(operations=applied)
 
 
 def _says_ready(status: kopf.Status, body: kopf.Body) -> bool:

@@ -8,6 +8,7 @@ PostgreSQL errors, ambiguous ownership, data a new key does not fit.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import secrets
 from collections.abc import Iterator
@@ -292,32 +293,34 @@ def test_two_tables_with_one_marker_are_a_conflict_and_never_dropped(run_operato
     assert running.table("first") is not None and running.table("copy") is not None
 
 
-def test_a_change_in_steps_says_reconciling_naming_the_step_then_ready(run_operator) -> None:
-    """NOT NULL on a column with rows: the first call commits the NOT VALID check and asks Kopf
-    to call again (Ready False, Reconciling, naming the validation and its lock); the next call
-    validates and finishes; Events name each applied step."""
+def test_a_change_in_steps_runs_every_step_in_one_call_saying_reconciling_before_each(
+        run_operator) -> None:
+    """NOT NULL on a column with rows: the first transaction commits the NOT VALID check; the
+    next step (the validation, a transaction of its own) runs at once in the same call, with
+    no retry delay, after the status was published as Reconciling naming it and its lock;
+    the call ends Ready; Events name each applied step."""
     running = run_operator()
+    published: list[dict[str, Any]] = []
+    running.memo.publish_status = lambda body, status: published.append(copy.deepcopy(status))
     spec = {"tableName": "THINGS", "columns": KEY, "primaryKey": "ID"}
     patch, error = reconcile(running, body(spec))
-    assert error is None
+    assert error is None and published == []  # one transaction: nothing to publish early
     running.sql(sql.SQL("INSERT INTO {} VALUES (1, 'a'), (2, 'b')").format(
         sql.Identifier(running.settings.schema, "things")))
     running.events()
     changed = body({**spec, "columnOptions": {"NAME": {"nullable": False}}},
                    status=dict(after(body(spec), patch).status), generation=2)
     patch, error = reconcile(running, changed)
-    assert isinstance(error, kopf.TemporaryError) and error.delay == operator.NEXT_STEP_DELAY_S
-    ready = next(c for c in patch.status["conditions"] if c["type"] == "Ready")
+    assert error is None
+    (reconciling,) = published
+    ready = next(c for c in reconciling["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Reconciling")
     assert "in progress: ValidateNotNullCheck on things.name (SHARE UPDATE EXCLUSIVE lock)" \
         in ready["message"]
-    assert [(t, r) for t, r, _ in running.events()] == [("Normal", "NullabilityChanging")]
-    patch, error = reconcile(running, after(changed, patch), retry=1)
-    assert error is None
     ready = next(c for c in patch.status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("True", "Reconciled")
     assert [c for c in patch.status["columns"] if c["name"] == "name"] == [
         {"name": "name", "type": "text", "nullable": False}]
-    assert [r for _, r, _ in running.events()] == ["NullabilityChanging", "NullabilityChanged",
-                                                   "NullabilityChanged"]
+    assert [r for _, r, _ in running.events()] == [
+        "NullabilityChanging", "NullabilityChanging", "NullabilityChanged", "NullabilityChanged"]
     assert running.table("things").columns[1].not_null
