@@ -90,9 +90,9 @@ def run(url: str, rows: int, lock_timeout_ms: int, report_s: float) -> None:
     reconcile_table(conn, settings, parse_spec(BASE_SPEC), OWNER)
     reconcile_table(conn, settings, parse_spec({**BASE_SPEC, "tableName": "NAIVE"}), NAIVE_OWNER)
     with conn, conn.cursor() as cur:
+        create_customers(cur, settings.schema, CUSTOMERS)
         for target in (online, naive):
             fill(cur, target, rows, CUSTOMERS)
-        create_customers(cur, settings.schema, CUSTOMERS)
     rows_out: dict[str, list[str]] = {}
     with Traffic(url, online, rows) as traffic:
         for change in changes():

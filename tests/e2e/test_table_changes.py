@@ -1,6 +1,6 @@
 """Issue 9's example through the API server and the running operator: created, then each
-change made with kubectl apply (rename, NOT NULL, defaults, unique, a drop, indexes, a
-widening), with the Events of each and the catalog after it."""
+change made with kubectl apply (rename, NOT NULL, defaults, unique, a drop, indexes, a foreign
+key, a widening), with the Events of each and the catalog after it."""
 from __future__ import annotations
 
 from typing import Any
@@ -84,9 +84,25 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
     assert database.execute("SELECT indisvalid FROM pg_index "
                             "WHERE indexrelid = 'public.orders_email_lower'::regclass") == [(True,)]
 
+    # A foreign key to CUSTOMERS (another DatabaseTable): NOT VALID, then validated.
+    namespace.apply(resource("customers", {"tableName": "CUSTOMERS", "primaryKey": "ID",
+                                           "columns": [{"ID": "bigint"}]}))
+    namespace.wait_ready("customers", timeout=90)
+    database.execute("INSERT INTO public.customers SELECT generate_series(1, 100)")
+    keys = [{"columns": ["CUSTOMER_ID"], "references": {"table": "CUSTOMERS", "columns": ["ID"]},
+             "onDelete": "Cascade"}]
+    namespace.apply(resource(NAME, spec(columns=kept, indexes=indexes, foreignKeys=keys,
+                                        **dropped)))
+    settle(namespace, "ForeignKeyValidated")
+    assert "ForeignKeyAdded" in reasons(namespace)
+    assert database.execute("SELECT pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                            "WHERE conrelid = 'public.orders'::regclass AND contype = 'f'") == [
+        ("FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE CASCADE", True)]
+
     # A widening PostgreSQL makes without rewriting the table.
     widened = [*kept[:2], {"EMAIL": "varchar(320)"}, *kept[3:]]
-    namespace.apply(resource(NAME, spec(columns=widened, indexes=indexes, **dropped)))
+    namespace.apply(resource(NAME, spec(columns=widened, indexes=indexes, foreignKeys=keys,
+                                        **dropped)))
     settle(namespace, "ColumnTypeChanged")
     assert database.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                             "WHERE attrelid = 'public.orders'::regclass "
@@ -95,7 +111,7 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
     # NOT NULL on a column holding NULLs: refused, with the count.
     database.execute("UPDATE public.orders SET status = NULL")
     options = {**options, "STATUS": {"default": "'new'", "nullable": False}}
-    namespace.apply(resource(NAME, spec(columns=widened, indexes=indexes, columnOptions=options,
-                                        dropColumns=["LEGACY_FLAG"])))
+    namespace.apply(resource(NAME, spec(columns=widened, indexes=indexes, foreignKeys=keys,
+                                        columnOptions=options, dropColumns=["LEGACY_FLAG"])))
     ready = namespace.wait_ready(NAME, status="False", timeout=90)
     assert ready["reason"] == "NullsPresent" and "NULL in 100 row(s)" in ready["message"]

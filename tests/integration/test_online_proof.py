@@ -57,8 +57,8 @@ def orders(operator_db: dict[str, str]) -> Iterator[tuple[DatabaseSettings, Any]
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(settings.schema)))
     reconcile_table(conn, settings, parse_spec(BASE_SPEC), OWNER)
     with conn, conn.cursor() as cur:
-        fill(cur, sql.Identifier(settings.schema, TABLE), ROWS, CUSTOMERS)
         create_customers(cur, settings.schema, CUSTOMERS)
+        fill(cur, sql.Identifier(settings.schema, TABLE), ROWS, CUSTOMERS)
     yield settings, conn
     with conn, conn.cursor() as cur:  # the server lives on for the session's other tests
         cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.schema)))

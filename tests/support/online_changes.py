@@ -80,17 +80,20 @@ def changes() -> list[Change]:
     step("drop an index", lambda c: not _has_index(c, "(created_at, status)")
          and _has_index(c, "(email)", "orders_email_lower"),
          "DROP INDEX {s}.naive_ix", exclusive=False)
+    extra["foreignKeys"] = [{"columns": ["CUST_ID"], "references": {"table": "CUSTOMERS",
+                                                                     "columns": ["ID"]},
+                             "onDelete": "Cascade"}]
+    # Its brief lock (SHARE ROW EXCLUSIVE) lets a report's ACCESS SHARE be.
+    step("add a foreign key", lambda c: _has_foreign_key(c, "cust_id"),
+         "ALTER TABLE {t} ADD CONSTRAINT naive_fk FOREIGN KEY (cust_id) "
+         "REFERENCES {s}.customers (id) ON DELETE CASCADE", exclusive=False)
     columns[1] = {"CUSTOMER_ID": "bigint"}
     options["CUSTOMER_ID"] = {"previousNames": ["CUST_ID"]}
+    extra["foreignKeys"] = [{**extra["foreignKeys"][0], "columns": ["CUSTOMER_ID"]}]
     step("rename a column",
-         lambda c: "customer_id" in c["columns"] and "cust_id" not in c["columns"],
+         lambda c: "customer_id" in c["columns"] and "cust_id" not in c["columns"]
+         and _has_foreign_key(c, "customer_id"),
          "ALTER TABLE {t} RENAME COLUMN cust_id TO customer_id")
-    extra["foreignKeys"] = [{"columns": ["CUSTOMER_ID"],
-                             "references": {"table": "CUSTOMERS", "columns": ["ID"]}}]
-    # ADD ... NOT VALID takes SHARE ROW EXCLUSIVE, which a report's ACCESS SHARE does not block.
-    step("add a foreign key", _has_valid_foreign_key,
-         "ALTER TABLE {t} ADD CONSTRAINT naive_fk FOREIGN KEY (customer_id) "
-         "REFERENCES {s}.customers (id)", exclusive=False)
     columns[2] = {"EMAIL": "varchar(320)"}
     step("widen a type without a rewrite",
          lambda c: c["columns"]["email"][0] == "character varying(320)",
@@ -114,9 +117,11 @@ def _has_index(catalog: Catalog, columns: str, name: str = "") -> bool:
                for definition, valid in catalog["indexes"].values())
 
 
-def _has_valid_foreign_key(catalog: Catalog) -> bool:
-    return any(d.startswith("FOREIGN KEY (customer_id) REFERENCES ") and "customers(id)" in d
-               and not d.endswith("NOT VALID") for d in catalog["constraints"].values())
+def _has_foreign_key(catalog: Catalog, column: str) -> bool:
+    """A validated foreign key from ``column`` to customers (id), deleting with its customer."""
+    return any(d.startswith(f"FOREIGN KEY ({column}) REFERENCES ")
+               and d.endswith("customers(id) ON DELETE CASCADE")
+               for d in catalog["constraints"].values())
 
 
 def create_customers(cur: Any, schema: str, customers: int) -> None:
