@@ -258,3 +258,31 @@ def test_the_drift_sweeps_bulk_read_sees_the_same_keys(conn: Any, settings: Data
     assert orders_table.foreign_keys == keys(conn, settings)
     assert [(k.name == "by_hand", k.managed, k.validated)
             for k in orders_table.foreign_keys] == [(True, False, False), (False, True, True)]
+
+
+def test_renaming_the_referenced_table_or_column_waits_without_flapping(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    constraints = ("SELECT oid, conname, convalidated FROM pg_constraint WHERE conrelid = "
+                   "%s::regclass ORDER BY conname")
+    before = run(conn, settings, constraints, f"{settings.schema}.orders")
+    # CUSTOMERS becomes CLIENTS, its ID becomes CID: PostgreSQL keeps the key pointing at them.
+    converge(conn, settings, {**CUSTOMERS, "tableName": "CLIENTS",
+                              "columns": [{"CID": "bigint"}, {"NAME": "text"}],
+                              "primaryKey": "CID", "columnOptions": {
+                                  "CID": {"previousNames": ["ID"]}}}, CUSTOMERS_OWNER)
+    (key,) = keys(conn, settings)
+    assert (key.ref_table, key.ref_columns) == ("clients", ("cid",))
+    for _ in range(2):  # ORDERS still says CUSTOMERS: it waits, the same way each time
+        (waiting,) = converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+        assert waiting.statements == () and waiting.plan.waiting
+        assert waiting.plan.refusals[0].reason is RefusalReason.REFERENCED_TABLE_MISSING
+    renamed = {**FK, "name": key.name, "references": {"table": "CLIENTS", "columns": ["ID"]}}
+    (waiting,) = converge(conn, settings, {**ORDERS, "foreignKeys": [renamed]})
+    assert waiting.plan.refusals[0].reason is RefusalReason.REFERENCED_KEY_MISSING
+    # Told the new names, nothing is to do: the key already is that.
+    told = {**renamed, "references": {"table": "CLIENTS", "columns": ["CID"]}}
+    (done,) = converge(conn, settings, {**ORDERS, "foreignKeys": [told]})
+    assert done.statements == () and not done.plan.refused
+    assert [(k.name, k.validated) for k in keys(conn, settings)] == [(key.name, True)]
+    assert run(conn, settings, constraints, f"{settings.schema}.orders") == before
