@@ -16,6 +16,7 @@ from psycopg2.extensions import connection as Connection
 
 from dbtable.catalog import read_retained_tables, read_table
 from dbtable.database import DatabaseSettings
+from dbtable.fk_catalog import read_referencing
 from dbtable.ownership import TableComment
 from dbtable.plan import DropTable
 from dbtable.reconcile import execute_locked
@@ -69,7 +70,14 @@ def purge_expired(conn: Connection, settings: DatabaseSettings) -> list[str]:
             except ValueError:
                 return None  # edited by hand: never drop on a guess
             cur.execute("SELECT now()")
-            return DropTable(name) if cur.fetchone()[0] >= until else None
+            if cur.fetchone()[0] < until:
+                return None
+            referencing = read_referencing(cur, settings.schema, name)
+            if referencing:  # DROP would fail on them, CASCADE would drop them: kept for now
+                log.warning("Table %s, kept aside, is not purged: %s references it; it is "
+                            "purged once nothing does.", name, ", ".join(referencing))
+                return None
+            return DropTable(name)
 
         if execute_locked(conn, settings, marker.owner, name, still_expired):
             log.info("Purged table %s, kept aside for %s until %s (DBT_DROP_RETENTION).",

@@ -286,3 +286,24 @@ def test_renaming_the_referenced_table_or_column_waits_without_flapping(
     assert done.statements == () and not done.plan.refused
     assert [(k.name, k.validated) for k in keys(conn, settings)] == [(key.name, True)]
     assert run(conn, settings, constraints, f"{settings.schema}.orders") == before
+
+
+def test_a_table_kept_aside_is_not_purged_while_another_table_references_it(
+        conn: Any, settings: DatabaseSettings, customers: None) -> None:
+    from datetime import timedelta
+
+    from dbtable.retention import purge_expired
+
+    run(conn, settings, "CREATE TABLE {o} (id bigint PRIMARY KEY, customer_id bigint "
+                        "REFERENCES {c} (id))")
+    delete_table(conn, settings, CUSTOMERS_OWNER, DeletionPolicy.DROP, retention=timedelta(0))
+    (aside,) = [r[0] for r in run(conn, settings, "SELECT relname FROM pg_class WHERE "
+                                                   "relnamespace = %s::regnamespace AND "
+                                                   "relname LIKE 'customers%%' AND relkind = 'r'",
+                                  settings.schema)]
+    assert aside != "customers"  # renamed aside: the key follows it
+    assert purge_expired(conn, settings) == []  # never CASCADE, and no error either
+    assert run(conn, settings, "SELECT to_regclass(%s) IS NOT NULL",
+               f"{settings.schema}.{aside}") == [(True,)]
+    run(conn, settings, "DROP TABLE {o}")
+    assert purge_expired(conn, settings) == [aside]
