@@ -79,3 +79,17 @@ def test_orders_references_customers_through_kubectl_apply(
     wait_for(lambda: namespace.get("customers") is None, timeout=120,
              message="customers deleted once nothing references it")
     assert database.table("customers") is None
+
+
+def test_kubectl_explain_describes_foreign_keys(namespace: Namespace) -> None:
+    def explain(field: str) -> str:
+        return " ".join(namespace.kubectl("explain", f"databasetable.{field}").stdout.split())
+
+    assert "ADD CONSTRAINT ... NOT VALID (brief), then VALIDATE CONSTRAINT" in explain(
+        "spec.foreignKeys")
+    assert "An atomic list: one field manager owns it whole" in explain("spec.foreignKeys")
+    assert "dbt_fk_<columns>_<digest>, at most 63 bytes" in explain("spec.foreignKeys.name")
+    assert "need not be managed by the operator" in explain("spec.foreignKeys.references")
+    assert "SetNull (their columns become NULL; refused on a NOT NULL column)" in explain(
+        "spec.foreignKeys.onDelete")
+    assert "never drops" in explain("status.foreignKeys.managed")
