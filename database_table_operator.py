@@ -33,8 +33,9 @@ from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
 from dbtable.pool import ConnectionPool
 from dbtable.type_operations import RecheckColumnType, RewriteColumnType, WidenColumnType
-from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
-                                       DropUniqueConstraint, DropUniqueIndex)
+from dbtable.unique_operations import (AddUniqueWithTable, AttachUniqueConstraint,
+                                       CreateUniqueIndex, DropUniqueConstraint, DropUniqueIndex,
+                                       RenameUniqueConstraint)
 from dbtable.index_operations import (BuildReplacement, CreateIndex, CreateIndexWithTable,
                                       DropFailedIndex, DropIndex, MarkIndex, PlaceIndex,
                                       RenameIndex)
@@ -60,6 +61,7 @@ EVENT_REASONS: dict[type, str] = {
     SetNotNull: "NullabilityChanged", DropNotNullCheck: "NullabilityChanged",
     CreateUniqueIndex: "UniqueChanging", AttachUniqueConstraint: "UniqueChanged",
     DropUniqueConstraint: "UniqueChanged", DropUniqueIndex: "UniqueChanging",
+    AddUniqueWithTable: "UniqueChanged", RenameUniqueConstraint: "UniqueRenamed",
     WidenColumnType: "ColumnTypeChanged", RecheckColumnType: "ColumnTypeChanged",
     RewriteColumnType: "ColumnTypeChanged", RenameNotNullCheck: "NullabilityChanging",
     CreateIndex: "IndexCreated", CreateIndexWithTable: "IndexCreated",

@@ -162,8 +162,10 @@ from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,
                                        ValidateNotNullCheck)
 from dbtable.type_operations import (RecheckColumnType,  # noqa: E402,F401
                                      RewriteColumnType, WidenColumnType)
-from dbtable.unique_operations import (AttachUniqueConstraint,  # noqa: E402,F401
-                                       CreateUniqueIndex, DropUniqueConstraint, DropUniqueIndex)
+from dbtable.unique_operations import (AddUniqueWithTable,  # noqa: E402,F401
+                                       AttachUniqueConstraint, CreateUniqueIndex,
+                                       DropUniqueConstraint, DropUniqueIndex,
+                                       RenameUniqueConstraint)
 from dbtable.index_operations import (BuildReplacement, CreateIndex,  # noqa: E402,F401
                                       CreateIndexWithTable, DropFailedIndex, DropIndex,
                                       MarkIndex, PlaceIndex, RenameIndex)
@@ -178,7 +180,7 @@ Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryK
     | CreateIndex | CreateIndexWithTable | BuildReplacement | MarkIndex | RenameIndex \
     | PlaceIndex | DropIndex | DropFailedIndex | RenameNotNullCheck \
     | AddForeignKey | AddValidForeignKey | MarkForeignKey | ValidateForeignKey \
-    | DropForeignKey
+    | DropForeignKey | AddUniqueWithTable | RenameUniqueConstraint
 
 
 class RefusalReason(str, enum.Enum):
@@ -268,6 +270,8 @@ class Facts:
     orphans: tuple[tuple[str, int], ...] = ()  # (foreign key name, rows referencing nothing)
     # (foreign key name, PostgreSQL's error): the orphan count could not compare the types
     incompatible: tuple[tuple[str, str], ...] = ()
+    # The same as index_names_taken for the spec's unique constraints (plan_uniques.py).
+    unique_names_taken: tuple[tuple[str, str], ...] = ()
 
     def index_duplicates_in(self, index: str) -> int:
         return dict(self.index_duplicates).get(index, 0)

@@ -26,6 +26,7 @@ from dbtable.plan_type_changes import plan_type_change
 from dbtable.type_operations import WidenColumnType
 from dbtable.plan_indexes import plan_indexes, plan_new_table_indexes
 from dbtable.plan_foreign_keys import plan_foreign_keys, plan_new_table_keys
+from dbtable.plan_uniques import new_table_uniques
 
 NO_FACTS = Facts()
 
@@ -61,11 +62,13 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
     if owned is None:
         indexes, refused = plan_new_table_indexes(desired, facts)
         keys = plan_new_table_keys(desired, facts)
-        if refused or keys.refusals:
-            return Plan(refusals=tuple(refused) + keys.refusals)
+        uniques, refused_uniques = new_table_uniques(desired, facts)
+        if refused or keys.refusals or refused_uniques:
+            return Plan(refusals=tuple(refused) + keys.refusals + tuple(refused_uniques))
+        # The table's own unique constraints first: a key of it may reference one.
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
-            MarkOwned(desired.name, owner)) + keys.adds + tuple(indexes))
+            MarkOwned(desired.name, owner), *uniques) + keys.adds + tuple(indexes))
     return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned, facts))
 
 
@@ -284,7 +287,8 @@ def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> P
     now, later, refused = plan_options(table, desired, current,
                                        renames.checks(dict(actual.checks)), facts)
     refusals.extend(refused)
-    unique_now, unique_later, refused = plan_uniques(table, desired, actual, facts)
+    unique_now, unique_later, refused = plan_uniques(table, desired, actual,
+                                                     dict(renames.pairs), facts)
     refusals.extend(refused)
     index_now, index_later, refused = plan_indexes(table, desired, actual,
                                                    dict(renames.pairs), facts)

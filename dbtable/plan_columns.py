@@ -17,8 +17,7 @@ from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault,
 from dbtable.defaults import FUNCTIONS, normalize_catalog_default
 from dbtable.model import ActualColumn, ActualTable, DesiredColumn, DesiredTable
 from dbtable.operations import AddColumn, Facts, Operation, Refusal, RefusalReason
-from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
-                                       DropUniqueConstraint, DropUniqueIndex, unique_name)
+from dbtable.plan_uniques import plan_uniques, unique_repeats  # noqa: F401
 
 
 FUNCTION_SPELLINGS = frozenset(FUNCTIONS)
@@ -90,10 +89,7 @@ def needed_facts(desired: DesiredTable, actual: ActualTable
     count = tuple(current[c.name].name for c in desired.columns
                   if c.name in current and c.options.nullable is False
                   and not current[c.name].not_null and c.name not in desired.primary_key)
-    owned = {name for name, _ in actual.uniques} | {n for n, ok in actual.unique_indexes if ok}
-    repeats = tuple(current[c.name].name for c in desired.columns
-                    if c.name in current and c.options.unique
-                    and unique_name(c.name) not in owned)
+    repeats = unique_repeats(desired, actual, dict(renames.pairs))
     return need_rows, count, repeats
 
 
@@ -128,48 +124,6 @@ def plan_added_column(table: str, column: DesiredColumn, facts: Facts,
             f"{table} has {rows} row(s) that would have no value; give it a default, or add "
             "it nullable, fill it, then set nullable: false")]
     return [AddColumn(table, column, not_null=not_null, default=default), *later], []
-
-
-def plan_uniques(table: str, desired: DesiredTable, actual: ActualTable, facts: Facts
-                 ) -> tuple[list[Operation], list[Operation], list[Refusal]]:
-    """The operator's own unique constraints: (in the first transaction, after it, refusals).
-    Only names the operator derives are ever dropped; anyone else's are left alone."""
-    constraints = {name for name, _ in actual.uniques}
-    indexes = dict(actual.unique_indexes)
-    wanted = {unique_name(c.name): c for c in desired.columns if c.options.unique}
-    now: list[Operation] = []
-    later: list[Operation] = []
-    refusals: list[Refusal] = []
-    for name, column in wanted.items():
-        if name in constraints:
-            continue
-        if indexes.get(name):  # built, not yet a constraint: a run stopped in between
-            now.append(AttachUniqueConstraint(table, column.name))
-            continue
-        repeats = facts.duplicates_in(column.name)
-        if repeats:
-            refusals.append(Refusal(
-                RefusalReason.DUPLICATES_PRESENT, f"spec.columnOptions.{column.name}.unique",
-                f"column {column.name} of table {table} repeats values in {repeats} row(s); "
-                "it cannot be made unique until they differ"))
-            continue
-        if name in indexes:  # INVALID: a concurrent build failed
-            later.append(DropUniqueIndex(table, column.name))
-        later += [CreateUniqueIndex(table, column.name), AttachUniqueConstraint(table, column.name)]
-    for name in sorted(constraints - set(wanted)):
-        column = _column_of(name, actual)
-        if column is not None:
-            now.append(DropUniqueConstraint(table, column))
-    for name in sorted(set(indexes) - set(wanted) - constraints):
-        column = _column_of(name, actual)
-        if column is not None:
-            later.append(DropUniqueIndex(table, column))
-    return now, later, refusals
-
-
-def _column_of(name: str, actual: ActualTable) -> str | None:
-    """The column whose derived unique name is ``name``: the operator's own, else None."""
-    return next((c.name for c in actual.columns if unique_name(c.name) == name), None)
 
 
 def plan_options(table: str, desired: DesiredTable, current: Mapping[str, ActualColumn],

@@ -34,6 +34,7 @@ from dbtable.unique_operations import CreateUniqueIndex, DropUniqueIndex
 from dbtable.catalog_indexes import read_name_holders
 from dbtable.index_operations import CreateIndex, DropFailedIndex
 from dbtable.plan_indexes import index_counts
+from dbtable.plan_uniques import wanted_names
 from dbtable.render_indexes import duplicate_count
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,11 @@ def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
     taken = read_name_holders(cur, schema, (i.name for i in desired.indexes),
                               table.name if table else None,
                               (i.name for i in table.indexes) if table else ())
-    facts = dataclasses.replace(facts, index_names_taken=taken)
+    own = (*(n for n, _ in table.uniques), *(n for n, _ in table.unique_indexes)) if table else ()
+    uniques_taken = read_name_holders(cur, schema, wanted_names(desired),
+                                      table.name if table else None, own)
+    facts = dataclasses.replace(facts, index_names_taken=taken,
+                                unique_names_taken=uniques_taken)
     facts = read_key_facts(cur, schema, desired, owned, facts)
     return plan_reconcile(desired, owner, owned, occupant, blocker, facts)
 
@@ -258,7 +263,7 @@ def _clean_up_after(conn: Connection, cur: Any, operation: Operation, schema: st
             return
         cleanup: Operation = DropFailedIndex(operation.table, operation.name)
     else:
-        cleanup = DropUniqueIndex(operation.table, operation.column)
+        cleanup = DropUniqueIndex(operation.table, operation.column, operation.name)
     (drop,) = render((cleanup,), schema)
     log.debug("SQL statement: %s;", drop.as_string(conn))
     cur.execute(drop)

@@ -20,8 +20,9 @@ from dbtable.model import DesiredColumn
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                                 DropTable, MarkOwned, Operation, RenameTable, Unmark)
 from dbtable.type_operations import WidenColumnType
-from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
-                                       DropUniqueConstraint, DropUniqueIndex)
+from dbtable.unique_operations import (AddUniqueWithTable, AttachUniqueConstraint,
+                                       CreateUniqueIndex, DropUniqueConstraint, DropUniqueIndex,
+                                       RenameUniqueConstraint)
 
 
 def render(operations: Iterable[Operation], schema: str) -> list[sql.Composed]:
@@ -174,7 +175,20 @@ def _(op: CreateUniqueIndex, schema: str) -> sql.Composed:
 @_render.register
 def _(op: AttachUniqueConstraint, schema: str) -> sql.Composed:
     return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
-        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.name))
+        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.index_name))
+
+
+@_render.register
+def _(op: AddUniqueWithTable, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
+        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.column))
+
+
+@_render.register
+def _(op: RenameUniqueConstraint, schema: str) -> sql.Composed:
+    # RENAME CONSTRAINT renames the constraint's index with it.
+    return sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.new_name))
 
 
 @_render.register

@@ -115,3 +115,27 @@ def test_the_issues_example_changed_step_by_step(namespace: Namespace, database:
                                         columnOptions=options, dropColumns=["LEGACY_FLAG"])))
     ready = namespace.wait_ready(NAME, status="False", timeout=90)
     assert ready["reason"] == "NullsPresent" and "NULL in 100 row(s)" in ready["message"]
+
+
+def test_unique_comes_with_the_new_table_and_follows_a_rename(namespace: Namespace,
+                                                              database: Database,
+                                                              start_operator) -> None:
+    """Issue 9's two unique bugs through the API server: the constraint is made with the
+    table (no later reconcile), and renaming the table renames it (an Event), nothing
+    rebuilt."""
+    from dbtable.unique_operations import unique_name
+
+    start_operator("container")
+    body = spec(columns=COLUMNS[:3], columnOptions={"EMAIL": {"unique": True}})
+    namespace.apply(resource(NAME, body))
+    status = settle(namespace, "TableCreated")
+    assert status["uniqueConstraints"] == [{"name": unique_name("orders", "email"),
+                                            "columns": ["email"]}]
+    (oid,) = database.execute("SELECT conindid::int FROM pg_constraint WHERE contype = 'u' "
+                              "AND conrelid = 'public.orders'::regclass")
+    namespace.apply(resource(NAME, {**body, "tableName": "PURCHASES"}))
+    status = settle(namespace, "UniqueRenamed")
+    assert status["uniqueConstraints"] == [{"name": unique_name("purchases", "email"),
+                                            "columns": ["email"]}]
+    assert database.execute("SELECT conindid::int FROM pg_constraint WHERE contype = 'u' "
+                            "AND conrelid = 'public.purchases'::regclass") == [oid]

@@ -300,7 +300,7 @@ def test_unique_is_built_concurrently_then_attached(conn, settings) -> None:
                             "generate_series(1, 50) g")
     spec = {"columnOptions": {"EMAIL": {"unique": True}}}
     outcomes = converge(conn, settings, **spec)
-    name = unique_name("email")
+    name = unique_name("orders", "email")
     assert [o.statements for o in outcomes] == [
         (f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON '
          f'"{settings.schema}"."orders" ("email")',),
@@ -328,7 +328,7 @@ def test_an_invalid_index_left_by_a_failed_build_is_dropped_and_built_again(conn
 
     apply(conn, settings)
     execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
-    name = unique_name("email")
+    name = unique_name("orders", "email")
     conn.autocommit = True
     with pytest.raises(Exception, match="could not create unique index"):
         with conn.cursor() as cur:
@@ -353,7 +353,7 @@ def test_a_unique_constraint_made_by_someone_else_is_reported_and_never_dropped(
     outcomes += converge(conn, settings, columnOptions={"EMAIL": {"unique": False}})
     assert not any("status_once" in s for o in outcomes for s in o.statements)
     assert outcomes[-1].table.uniques == (("status_once", ("status",)),)
-    assert unique_name("email") not in [n for n, _ in _indexes(conn, settings)]
+    assert unique_name("orders", "email") not in [n for n, _ in _indexes(conn, settings)]
 
 
 def test_a_failed_concurrent_build_drops_its_invalid_index_at_once(conn, settings) -> None:
@@ -363,11 +363,12 @@ def test_a_failed_concurrent_build_drops_its_invalid_index_at_once(conn, setting
     from psycopg2 import errors
 
     from dbtable.reconcile import _execute_alone
-    from dbtable.unique_operations import CreateUniqueIndex
+    from dbtable.unique_operations import CreateUniqueIndex, unique_name
 
     apply(conn, settings)
     execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
     with pytest.raises(errors.UniqueViolation):
-        _execute_alone(conn, settings, OWNER, CreateUniqueIndex("orders", "email"))
+        _execute_alone(conn, settings, OWNER,
+                       CreateUniqueIndex("orders", "email", unique_name("orders", "email")))
     assert _indexes(conn, settings) == [("orders_pkey", True)]
     execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (3, 'a')")  # not refused

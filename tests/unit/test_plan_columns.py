@@ -15,6 +15,7 @@ from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey,
                           RefusalReason, plan_reconcile, plan_repair)
 from dbtable.render import render, to_text
 from dbtable.spec import parse_spec
+from dbtable.unique_operations import unique_name
 
 OWNER = Owner("default", "orders", "uid-1")
 COLUMNS = [{"ID": "bigint"}, {"EMAIL": "text"}, {"STATUS": "text"}]
@@ -310,16 +311,17 @@ def test_the_drift_sweep_restores_what_only_adds() -> None:
 
 # --- unique ----------------------------------------------------------------------------------
 
+NAME = unique_name("orders", "email")  # the operator's constraint of orders.email
+
 def test_unique_is_built_concurrently_outside_any_transaction_then_attached() -> None:
-    from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
-                                           unique_name)
+    from dbtable.unique_operations import AttachUniqueConstraint, CreateUniqueIndex
 
     p = plan(desired(columnOptions={"EMAIL": {"unique": True}}), actual(), Facts(rows=3))
-    assert p.operations == (CreateUniqueIndex("orders", "email"),
-                            AttachUniqueConstraint("orders", "email"))
-    assert p.first_transaction() == ((CreateUniqueIndex("orders", "email"),),
-                                     (AttachUniqueConstraint("orders", "email"),))
-    name = unique_name("email")
+    name = NAME
+    assert p.operations == (CreateUniqueIndex("orders", "email", name),
+                            AttachUniqueConstraint("orders", "email", name))
+    assert p.first_transaction() == ((CreateUniqueIndex("orders", "email", name),),
+                                     (AttachUniqueConstraint("orders", "email", name),))
     assert sql_of(p) == [
         f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON "public"."orders" ("email")',
         f'ALTER TABLE "public"."orders" ADD CONSTRAINT "{name}" UNIQUE USING INDEX "{name}"']
@@ -337,33 +339,31 @@ def test_unique_is_refused_while_values_repeat_and_says_how_many() -> None:
 
 def test_an_invalid_index_of_ours_is_dropped_and_built_again() -> None:
     from dbtable.unique_operations import (AttachUniqueConstraint, CreateUniqueIndex,
-                                           DropUniqueIndex, unique_name)
+                                           DropUniqueIndex)
 
-    table = dataclasses.replace(actual(), unique_indexes=((unique_name("email"), False),))
+    table = dataclasses.replace(actual(), unique_indexes=((NAME, False),))
     p = plan(desired(columnOptions={"EMAIL": {"unique": True}}), table)
-    assert p.operations == (DropUniqueIndex("orders", "email"),
-                            CreateUniqueIndex("orders", "email"),
-                            AttachUniqueConstraint("orders", "email"))
-    assert sql_of(p)[0] == (f'DROP INDEX CONCURRENTLY IF EXISTS "public".'
-                            f'"{unique_name("email")}"')
+    assert p.operations == (DropUniqueIndex("orders", "email", NAME),
+                            CreateUniqueIndex("orders", "email", NAME),
+                            AttachUniqueConstraint("orders", "email", NAME))
+    assert sql_of(p)[0] == f'DROP INDEX CONCURRENTLY IF EXISTS "public"."{NAME}"'
 
 
 def test_a_valid_index_of_ours_without_its_constraint_is_attached() -> None:
-    from dbtable.unique_operations import AttachUniqueConstraint, unique_name
+    from dbtable.unique_operations import AttachUniqueConstraint
 
-    table = dataclasses.replace(actual(), unique_indexes=((unique_name("email"), True),))
+    table = dataclasses.replace(actual(), unique_indexes=((NAME, True),))
     assert plan(desired(columnOptions={"EMAIL": {"unique": True}}), table).operations == (
-        AttachUniqueConstraint("orders", "email"),)
+        AttachUniqueConstraint("orders", "email", NAME),)
 
 
 def test_unique_false_drops_only_the_operators_own_constraint() -> None:
-    from dbtable.unique_operations import DropUniqueConstraint, unique_name
+    from dbtable.unique_operations import DropUniqueConstraint
 
     table = dataclasses.replace(actual(), uniques=(
-        (unique_name("email"), ("email",)), ("status_key", ("status",))))
+        (NAME, ("email",)), ("status_key", ("status",))))
     p = plan(desired(), table)
-    assert p.operations == (DropUniqueConstraint("orders", "email"),)
-    assert sql_of(p) == [f'ALTER TABLE "public"."orders" DROP CONSTRAINT '
-                         f'"{unique_name("email")}"']
+    assert p.operations == (DropUniqueConstraint("orders", "email", NAME),)
+    assert sql_of(p) == [f'ALTER TABLE "public"."orders" DROP CONSTRAINT "{NAME}"']
     assert plan(desired(columnOptions={"EMAIL": {"unique": True}}), table) == Plan()
     assert plan_repair(p).refusals[0].reason is RefusalReason.DRIFTED

@@ -76,7 +76,8 @@ EXPECTED = {
     "RenameNotNullCheck": (False, False),
     "AddForeignKey": (False, False), "AddValidForeignKey": (False, False),
     "MarkForeignKey": (False, False), "ValidateForeignKey": (True, False),
-    "DropForeignKey": (False, False),
+    "DropForeignKey": (False, False), "AddUniqueWithTable": (False, False),
+    "RenameUniqueConstraint": (False, False),
 }
 
 
