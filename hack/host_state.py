@@ -26,6 +26,12 @@ HOST_PATHS = ("/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/run/
               "/var/lib/containerd", "/opt/containerd", "/etc/kubernetes", "/var/lib/cni",
               "/usr/libexec/kubernetes")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# The only cgroup trees the node makes (the kubelet's cgroupfs driver with the default
+# cgroupRoot "/": kubepods and its QoS and Pod children; ".slice" for the systemd spelling).
+# Other programs on the machine make cgroups of their own while a node runs (a process
+# supervisor's per-command cgroups, podman's libpod_parent): those are not the node's to judge,
+# and the restore kills what runs in the cgroups it removes, so it must never reach them.
+NODE_CGROUPS = ("kubepods", "kubepods.slice")
 IPTABLES = ("iptables", "ip6tables")
 
 
@@ -135,10 +141,18 @@ def _tree(root: str) -> frozenset[str] | None:
     return frozenset(found)
 
 
-def _cgroup_dirs() -> frozenset[str]:
-    if not CGROUP_ROOT.is_dir():
+def _cgroup_dirs(root: Path = CGROUP_ROOT) -> frozenset[str]:
+    """The node's cgroup directories: NODE_CGROUPS under each hierarchy (v1) or the root (v2)."""
+    if not root.is_dir():
         return frozenset()
-    return frozenset(dirpath for dirpath, _dirs, _files in os.walk(CGROUP_ROOT))
+    hierarchies = [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]
+    found: set[str] = set()
+    for hierarchy in hierarchies:
+        for name in NODE_CGROUPS:
+            top = hierarchy / name
+            if top.is_dir():
+                found.update(dirpath for dirpath, _dirs, _files in os.walk(top))
+    return frozenset(found)
 
 
 def _iptables_save(tool: str) -> str | None:

@@ -65,7 +65,7 @@ def test_seed_walkthrough_by_the_deployments_pod(in_cluster: InCluster) -> None:
     before = db.table("site_users")
     # (Removing a column is refused by kubectl apply itself now: a type change is the
     # operator's own refusal.)
-    ns.apply(with_spec(**{**keyed, "columns": [{"USER_ID": "bigint"}, *added[1:]]}))
+    ns.apply(with_spec(**{**keyed, "columns": [{"USER_ID": "text"}, *added[1:]]}))
     assert ns.wait_ready("website-users", status="False")["reason"] == "TypeChanged"
     assert db.table("site_users") == before
     assert db.execute("SELECT user_name FROM public.site_users") == [("ada",)]

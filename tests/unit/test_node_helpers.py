@@ -85,6 +85,19 @@ def test_new_paths_only_what_was_not_there() -> None:
     assert host_state.new_paths(frozenset({"/r"}), None, "/r") == []
 
 
+def test_only_the_nodes_cgroups_are_recorded_so_no_other_programs_are_killed(tmp_path: Path) -> None:
+    """The restore kills what runs in every cgroup recorded as new: a cgroup another program
+    made meanwhile (here a supervisor's per-command cgroup, podman's parent) must not be one."""
+    for path in ("memory/kubepods/besteffort/pod1", "memory/process_api/0a1b",
+                 "memory/libpod_parent/c1", "cpu/kubepods", "kubepods.slice/x"):
+        (tmp_path / path).mkdir(parents=True)
+    found = host_state._cgroup_dirs(tmp_path)
+    assert found == {str(tmp_path / p) for p in (
+        "memory/kubepods", "memory/kubepods/besteffort", "memory/kubepods/besteffort/pod1",
+        "cpu/kubepods", "kubepods.slice", "kubepods.slice/x")}
+    assert host_state._cgroup_dirs(tmp_path / "absent") == frozenset()
+
+
 def test_stage_overlay_copies_the_real_manifests_unchanged(tmp_path: Path) -> None:
     run = support.stage_overlay(tmp_path, {"PGHOST": "127.0.0.1", "PGPORT": "5433"})
     for name in ("kustomization.yaml", "crd.yaml", "service-account.yaml", "deploy/deployment.yaml"):
