@@ -126,3 +126,35 @@ def test_index_steps_on_a_live_table_say_their_lock_and_scan(operator_db, conn,
         (["COMMENT", "ON"], "SHARE UPDATE EXCLUSIVE lock, no scan, no rewrite"),
         (["ALTER", "INDEX"], "SHARE UPDATE EXCLUSIVE lock, no scan, no rewrite")]
     assert "CONCURRENTLY" in lines[0][0] and lines[2][0].endswith('RENAME TO "by_email"')
+
+
+def test_type_changes_say_whether_they_rewrite(operator_db, conn, tmp_path: Path) -> None:
+    """A widening: no scan, no rewrite; integer to bigint with allowTableRewrite: rewrites,
+    in a transaction of its own; without the opt-in: refused, naming it."""
+    settings = DatabaseSettings(url=operator_db["url"])
+    spec = {"tableName": "PLAN_TYPES", "columns": [{"ID": "integer"}, {"EMAIL": "varchar(50)"},
+                                                   {"HITS": "integer"}], "primaryKey": "ID"}
+    reconcile_table(conn, settings, parse_spec(spec), Owner("default", "plan-types", "u-3"))
+    manifest = tmp_path / "types.yaml"
+    text = ("apiVersion: kopf.demo/v1\nkind: DatabaseTable\n"
+            "metadata: {name: plan-types, namespace: default}\n"
+            "spec: {tableName: PLAN_TYPES, primaryKey: ID, allowTableRewrite: true, columns: "
+            "[{ID: integer}, {EMAIL: varchar(200)}, {HITS: bigint}]}\n")
+    manifest.write_text(text)
+    result = plan(str(manifest), "--database-url", operator_db["url"])
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)  # the README's example is this output
+    assert result.stdout.splitlines() == [
+        "-- DatabaseTable default/plan-types",
+        'ALTER TABLE "public"."plan_types" ALTER COLUMN "email" TYPE character varying(200);  '
+        "-- ACCESS EXCLUSIVE lock, no scan, no rewrite",
+        "-- then, once the above has committed, in a transaction of its own "
+        "(ACCESS EXCLUSIVE lock):",
+        'ALTER TABLE "public"."plan_types" ALTER COLUMN "hits" TYPE bigint;  '
+        "-- ACCESS EXCLUSIVE lock, rewrites the table, blocks reads and writes"]
+    manifest.write_text(text.replace("allowTableRewrite: true", "allowTableRewrite: false"))
+    refused = plan(str(manifest), "--database-url", operator_db["url"])
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "spec.columns.hits: column hits is integer in table plan_types, the spec says " \
+           "bigint: that rewrites the table" in refused.stderr
+    assert "set spec.allowTableRewrite: true" in refused.stderr
