@@ -274,9 +274,7 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
         report.failed("InvalidSpec", f"Invalid spec: {e}", warnings=[("InvalidSpec", str(e))])
         raise kopf.PermanentError(f"Invalid spec: {e}") from None
     try:
-        with memo.pool.connection() as conn:
-            outcome, applied = _apply_in_steps(conn, body, desired, report, memo, logger,
-                                               repair_only)
+        outcome, applied = _apply_in_steps(body, desired, report, memo, logger, repair_only)
     except Exception as e:  # classified below: temporary or permanent
         _raise_classified(e, report, retry, memo, logger, action="apply the spec")
     if outcome.plan.refused:
@@ -304,15 +302,16 @@ def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
     report.ready(outcome.table, applied)
 
 
-def _apply_in_steps(conn: Any, body: kopf.Body, desired: DesiredTable, report: Reporter,
+def _apply_in_steps(body: kopf.Body, desired: DesiredTable, report: Reporter,
                     memo: kopf.Memo, logger: logging.Logger, repair_only: bool
                     ) -> tuple[Outcome, Plan]:
     """Reconcile; while steps remain after a transaction committed, say Reconciling (naming
     the next step, published at once) and run the next one now, replanning from the catalog
     first: no retry delay between steps. Returns the last outcome and all that was applied
-    (the last outcome's own operations not yet announced)."""
-    outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
-                              repair_only=repair_only)
+    (the last outcome's own operations not yet announced). Each step takes a pool connection
+    of its own, so /healthz's bound on a worker's time at the database (DBT_STUCK_AFTER_S)
+    still applies to one step, not to the sum of them."""
+    outcome = _reconcile_once(body, desired, memo, repair_only)
     applied: tuple[Any, ...] = outcome.applied
     publish = getattr(memo, "publish_status", None)
     for _ in range(MAX_STEPS_PER_CALL - 1):
@@ -322,10 +321,16 @@ def _apply_in_steps(conn: Any, body: kopf.Body, desired: DesiredTable, report: R
         report.reconciling(outcome.table, Plan(operations=applied), outcome.pending[0])
         if publish is not None:
             publish(body, report.patch_status)
-        outcome = reconcile_table(conn, memo.database, desired, owner_of(body),
-                                  repair_only=repair_only)
+        outcome = _reconcile_once(body, desired, memo, repair_only)
         applied += outcome.applied
     return outcome, Plan(operations=applied)
+
+
+def _reconcile_once(body: kopf.Body, desired: DesiredTable, memo: kopf.Memo,
+                    repair_only: bool) -> Outcome:
+    with memo.pool.connection() as conn:
+        return reconcile_table(conn, memo.database, desired, owner_of(body),
+                               repair_only=repair_only)
 
 
 def _says_ready(status: kopf.Status, body: kopf.Body) -> bool:

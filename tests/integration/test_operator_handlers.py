@@ -301,7 +301,14 @@ def test_a_change_in_steps_runs_every_step_in_one_call_saying_reconciling_before
     the call ends Ready; Events name each applied step."""
     running = run_operator()
     published: list[dict[str, Any]] = []
-    running.memo.publish_status = lambda body, status: published.append(copy.deepcopy(status))
+    busy_between_steps: list[Any] = []
+
+    def publish(_: Any, status: dict[str, Any]) -> None:
+        published.append(copy.deepcopy(status))
+        # No connection is held between steps: /healthz's bound applies to each step alone.
+        busy_between_steps.extend(running.memo.pool.busy())
+
+    running.memo.publish_status = publish
     spec = {"tableName": "THINGS", "columns": KEY, "primaryKey": "ID"}
     patch, error = reconcile(running, body(spec))
     assert error is None and published == []  # one transaction: nothing to publish early
@@ -313,6 +320,7 @@ def test_a_change_in_steps_runs_every_step_in_one_call_saying_reconciling_before
     patch, error = reconcile(running, changed)
     assert error is None
     (reconciling,) = published
+    assert busy_between_steps == []
     ready = next(c for c in reconciling["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Reconciling")
     assert "in progress: ValidateNotNullCheck on things.name (SHARE UPDATE EXCLUSIVE lock)" \
