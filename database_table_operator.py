@@ -26,7 +26,7 @@ from dbtable.diffbase import DigestDiffBaseStorage
 from dbtable.drift import Subject, refusal_message, subject_from
 from dbtable.errors import InvalidSpec
 from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey, DropForeignKey,
-                                   MarkForeignKey, ValidateForeignKey)
+                                   MarkForeignKey, RenameForeignKey, ValidateForeignKey)
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
 from dbtable.model import DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
@@ -70,7 +70,7 @@ EVENT_REASONS: dict[type, str] = {
     DropIndex: "IndexDropped", DropFailedIndex: "IndexDropped",
     AddForeignKey: "ForeignKeyAdded", AddValidForeignKey: "ForeignKeyAdded",
     MarkForeignKey: "ForeignKeyAdopted", ValidateForeignKey: "ForeignKeyValidated",
-    DropForeignKey: "ForeignKeyDropped",
+    DropForeignKey: "ForeignKeyDropped", RenameForeignKey: "ForeignKeyRenamed",
 }
 # A change applied in steps runs them all in one call, one transaction each, replanning before
 # each; past this many the rest waits for Kopf's next call, this soon (a guard, not a pace).

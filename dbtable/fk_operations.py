@@ -85,6 +85,22 @@ class ValidateForeignKey(Step):
 
 
 @dataclass(frozen=True)
+class RenameForeignKey(Step):
+    """``RENAME CONSTRAINT``: the operator's own key, already what the spec asks for, under a
+    name that a rename moved (a generated name holds the key's columns and the table it
+    references). The catalog only: nothing dropped, nothing revalidated, so the drift sweep
+    may do it too."""
+
+    scans = rewrites = False  # the catalog only; ACCESS EXCLUSIVE, briefly
+    table: str
+    name: str
+    new_name: str
+
+    def describe(self) -> str:
+        return f"renamed foreign key {self.name} of {self.table} to {self.new_name}"
+
+
+@dataclass(frozen=True)
 class DropForeignKey(Step):
     """Only ever a key carrying the operator's marker. A replacement (the definition changed)
     drops and adds under the same name in one transaction: new rows are never unchecked."""

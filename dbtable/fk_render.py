@@ -9,7 +9,7 @@ from psycopg2 import sql
 
 from dbtable.fk_model import FK_MARKER, FkAction
 from dbtable.fk_operations import (AddForeignKey, DropForeignKey, MarkForeignKey,
-                                   ValidateForeignKey)
+                                   RenameForeignKey, ValidateForeignKey)
 from dbtable.render import _names, _render, _table
 
 
@@ -46,3 +46,9 @@ def _(op: DropForeignKey, schema: str) -> sql.Composed:
     # Never CASCADE: nothing else depends on a foreign key constraint of this table.
     return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
         _table(schema, op.table), sql.Identifier(op.name))
+
+
+@_render.register
+def _(op: RenameForeignKey, schema: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.new_name))

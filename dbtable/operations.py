@@ -170,7 +170,8 @@ from dbtable.index_operations import (BuildReplacement, CreateIndex,  # noqa: E4
                                       CreateIndexWithTable, DropFailedIndex, DropIndex,
                                       MarkIndex, PlaceIndex, RenameIndex)
 from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey,  # noqa: E402,F401
-                                   DropForeignKey, MarkForeignKey, ValidateForeignKey)
+                                   DropForeignKey, MarkForeignKey, RenameForeignKey,
+                                   ValidateForeignKey)
 
 Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryKey | MarkOwned \
     | ReclaimTable | MarkRetained | Unmark | DropTable | RenameColumn | DropColumn | SetDefault \
@@ -180,7 +181,7 @@ Operation = CreateTable | RenameTable | AddColumn | DropPrimaryKey | AddPrimaryK
     | CreateIndex | CreateIndexWithTable | BuildReplacement | MarkIndex | RenameIndex \
     | PlaceIndex | DropIndex | DropFailedIndex | RenameNotNullCheck \
     | AddForeignKey | AddValidForeignKey | MarkForeignKey | ValidateForeignKey \
-    | DropForeignKey | AddUniqueWithTable | RenameUniqueConstraint
+    | DropForeignKey | AddUniqueWithTable | RenameUniqueConstraint | RenameForeignKey
 
 
 class RefusalReason(str, enum.Enum):

@@ -7,6 +7,10 @@ From actual to desired, compared by name after this plan's column and table rena
 - one of ours whose definition changed is dropped and added again under its name in one
   transaction (new rows stay checked), then validated;
 - one of ours left NOT VALID by a run that stopped is validated;
+- one of ours that already is a key of the spec under another name (a generated name moved by
+  a rename of its column or of the table it references, in this plan or before) is renamed in
+  place (``RENAME CONSTRAINT``), never dropped and revalidated; the new name held by another
+  constraint of the table is refused (Conflict);
 - one of ours no longer in the spec is dropped; a key without our marker is never dropped. A
   hand-made key whose name and definition the spec repeats is marked ours; one with the spec's
   name and another definition is refused.
@@ -23,7 +27,7 @@ from psycopg2.errors import DatatypeMismatch
 
 from dbtable.fk_model import ActualForeignKey, DesiredForeignKey, ReferencedTable
 from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey, DropForeignKey,
-                                   MarkForeignKey, ValidateForeignKey)
+                                   MarkForeignKey, RenameForeignKey, ValidateForeignKey)
 from dbtable.model import ActualTable, DesiredTable
 from dbtable.operations import Facts, Operation, Refusal, RefusalReason
 
@@ -59,12 +63,20 @@ def plan_foreign_keys(table: str, desired: DesiredTable, actual: ActualTable,
     """``table`` is the table's name once renamed; ``new_name`` maps its current column
     names to the spec's (previousNames)."""
     found = {fk.name: fk for fk in actual.foreign_keys}
+    moved = moved_keys(desired, actual, new_name)
     adds: list[Operation] = []
     validations: list[Operation] = []
     refusals: list[Refusal] = []
     for key in desired.foreign_keys:
         current = found.get(key.name)
         same = current is not None and same_definition(key, current, desired, actual, new_name)
+        if key.name in moved:  # ours already, under the name a rename moved: renamed in place
+            current, same = moved[key.name], True
+            refusal = _name_taken(key, current, table, actual)
+            if refusal is not None:
+                refusals.append(refusal)
+                continue
+            adds.append(RenameForeignKey(table, current.name, key.name))
         if current is not None and not current.managed and not same:
             refusals.append(Refusal(
                 RefusalReason.CONFLICT, f"{key.field}.name",
@@ -90,10 +102,47 @@ def plan_foreign_keys(table: str, desired: DesiredTable, actual: ActualTable,
             adds.append(DropForeignKey(table, key.name, why="its definition changed"))
         adds += [AddForeignKey(table, key), MarkForeignKey(table, key.name)]
         validations.append(ValidateForeignKey(table, key.name))
-    wanted = {key.name for key in desired.foreign_keys}
+    kept = {key.name for key in desired.foreign_keys} | {fk.name for fk in moved.values()}
     drops = tuple(DropForeignKey(table, fk.name) for fk in actual.foreign_keys
-                  if fk.managed and fk.name not in wanted)
+                  if fk.managed and fk.name not in kept)
     return ForeignKeyPlan(drops, tuple(adds), tuple(validations), tuple(refusals))
+
+
+def moved_keys(desired: DesiredTable, actual: ActualTable, new_name: Rename
+               ) -> dict[str, ActualForeignKey]:
+    """The spec's keys missing under their name that a key of ours already is under another
+    (its definition the same once renames are seen through): a generated name holds the key's
+    columns and referenced table, so a rename of either moves it. Only a name the spec does
+    not want any more is taken, each once."""
+    names = {fk.name for fk in actual.foreign_keys}
+    wanted = {key.name for key in desired.foreign_keys}
+    spare = [fk for fk in actual.foreign_keys if fk.managed and fk.name not in wanted]
+    moved: dict[str, ActualForeignKey] = {}
+    for key in (k for k in desired.foreign_keys if k.name not in names):
+        match = next((fk for fk in spare if fk not in moved.values()
+                      and same_definition(key, fk, desired, actual, new_name)), None)
+        if match is not None:
+            moved[key.name] = match
+    return moved
+
+
+def _name_taken(key: DesiredForeignKey, fk: ActualForeignKey, table: str,
+                actual: ActualTable) -> Refusal | None:
+    """A Conflict when another constraint of the table (names are unique per table) holds the
+    name ``fk`` is to be renamed to: PostgreSQL would refuse the rename, and the operator never
+    renames or drops what it did not make. A foreign key of that name is never moved onto
+    (``moved_keys``): it is handled as the spec's key itself."""
+    held = [("check constraint", n) for n, _ in actual.checks] \
+        + [("unique constraint", n) for n, _ in actual.uniques] \
+        + [("primary key", actual.primary_key_constraint or "")]
+    holder = next((f"the {kind} {n}" for kind, n in held if n == key.name), None)
+    if holder is None:
+        return None
+    return Refusal(
+        RefusalReason.CONFLICT, f"{key.field}.name",
+        f"foreign key {fk.name} of table {table} is to be renamed {key.name}, and that name is "
+        f"taken by {holder}; the operator never changes or drops what it did not make: give "
+        "this key another name, or rename or drop that one by hand")
 
 
 def same_definition(key: DesiredForeignKey, fk: ActualForeignKey, desired: DesiredTable,
@@ -115,6 +164,7 @@ def keys_to_count(desired: DesiredTable, actual: ActualTable, new_name: Rename
     with its columns under their current names. A key on a column this plan adds is left out:
     the new column holds only NULLs, which reference nothing and need nothing."""
     found = {fk.name: fk for fk in actual.foreign_keys}
+    found.update(moved_keys(desired, actual, new_name))  # renamed in place, as they are
     current = {new_name(c.name): c.name for c in actual.columns}
     wanted: list[tuple[DesiredForeignKey, tuple[str, ...]]] = []
     for key in desired.foreign_keys:

@@ -307,3 +307,36 @@ def test_a_table_kept_aside_is_not_purged_while_another_table_references_it(
                f"{settings.schema}.{aside}") == [(True,)]
     run(conn, settings, "DROP TABLE {o}")
     assert purge_expired(conn, settings) == [aside]
+
+
+def statements(outcomes: list[Outcome]) -> list[str]:
+    """What each statement of every call did: "RENAME COLUMN", "DROP CONSTRAINT", ..."""
+    return [" ".join(s.split('" ', 1)[1].split()[:2]) for o in outcomes for s in o.statements]
+
+
+def test_a_generated_name_moved_by_a_rename_is_renamed_in_place_never_revalidated(
+        conn: Any, settings: DatabaseSettings, orders: None) -> None:
+    """No name in the spec: the generated one holds the key's column and referenced table,
+    so each rename moves it; the very constraint (its oid) is renamed, valid throughout."""
+    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
+    constraint = ("SELECT oid, conname, convalidated FROM pg_constraint WHERE contype = 'f' "
+                  "AND conrelid = %s::regclass")
+    ((oid, first, valid),) = run(conn, settings, constraint, f"{settings.schema}.orders")
+    assert valid and first.startswith("dbt_fk_customer_id_")
+    renamed = {**ORDERS, "columns": [{"ID": "bigint"}, {"CLIENT_ID": "bigint"}, {"NOTE": "text"}],
+               "columnOptions": {"CLIENT_ID": {"previousNames": ["CUSTOMER_ID"]}},
+               "foreignKeys": [{**FK, "columns": ["CLIENT_ID"]}]}
+    assert statements(converge(conn, settings, renamed)) == [
+        "RENAME COLUMN", "RENAME CONSTRAINT"]
+    ((same, second, valid),) = run(conn, settings, constraint, f"{settings.schema}.orders")
+    assert (same, valid) == (oid, True) and second.startswith("dbt_fk_client_id_")
+    # The referenced table renamed by its own resource, then the spec told: renamed again.
+    converge(conn, settings, {**CUSTOMERS, "tableName": "CLIENTS"}, CUSTOMERS_OWNER)
+    told = {**renamed, "foreignKeys": [{"columns": ["CLIENT_ID"],
+                                        "references": {"table": "CLIENTS", "columns": ["ID"]}}]}
+    assert statements(converge(conn, settings, told)) == ["RENAME CONSTRAINT"]
+    ((same, third, valid),) = run(conn, settings, constraint, f"{settings.schema}.orders")
+    assert (same, valid) == (oid, True) and third not in (first, second)
+    assert [(k.name, k.managed) for k in keys(conn, settings)] == [(third, True)]
+    (again,) = converge(conn, settings, told)
+    assert again.statements == ()

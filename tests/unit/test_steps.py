@@ -77,7 +77,7 @@ EXPECTED = {
     "AddForeignKey": (False, False), "AddValidForeignKey": (False, False),
     "MarkForeignKey": (False, False), "ValidateForeignKey": (True, False),
     "DropForeignKey": (False, False), "AddUniqueWithTable": (False, False),
-    "RenameUniqueConstraint": (False, False),
+    "RenameUniqueConstraint": (False, False), "RenameForeignKey": (False, False),
 }
 
 
