@@ -1,6 +1,7 @@
 """Foreign keys through the API server and the running operator: ORDERS references CUSTOMERS,
-created in the wrong order, then changed and removed with kubectl apply, with the Events and
-the status of each; deleting the referenced table waits for the key to go."""
+created in the wrong order, then changed, its column renamed and the key removed with kubectl
+apply, with the Events and the status of each; deleting the referenced table waits for the key
+to go."""
 from __future__ import annotations
 
 from typing import Any
@@ -63,6 +64,23 @@ def test_orders_references_customers_through_kubectl_apply(
     database.execute("DELETE FROM public.customers WHERE id = 1")
     assert database.execute("SELECT count(*) FROM public.orders") == [(190,)]
 
+    # CUSTOMER_ID renamed: the generated name follows, the same constraint renamed in place
+    # (its oid kept), never validated again.
+    validated = events(namespace, "orders").count("ForeignKeyValidated")
+    constraint = ("SELECT oid::int, conname, convalidated FROM pg_constraint "
+                  "WHERE contype = 'f' AND conrelid = 'public.orders'::regclass")
+    ((oid, _, _),) = database.execute(constraint)
+    renamed = {**orders({**KEY, "columns": ["CLIENT_ID"], "onDelete": "Cascade"}),
+               "columns": [ORDERS_COLUMNS[0], {"CLIENT_ID": "bigint"}, ORDERS_COLUMNS[2]],
+               "columnOptions": {"CLIENT_ID": {"previousNames": ["CUSTOMER_ID"]}}}
+    namespace.apply(resource("orders", renamed))
+    wait_event(namespace, "orders", "ForeignKeyRenamed")
+    wait_for(lambda: namespace.get("orders")["status"]["foreignKeys"][0]["name"]
+             .startswith("dbt_fk_client_id_"), timeout=60, message="the renamed key's status")
+    (key,) = namespace.get("orders")["status"]["foreignKeys"]
+    assert database.execute(constraint) == [(oid, key["name"], True)]
+    assert events(namespace, "orders").count("ForeignKeyValidated") == validated
+
     # Deleting CUSTOMERS while ORDERS references it: refused, never CASCADE; it waits.
     namespace.kubectl("delete", "databasetable", "customers", "--wait=false")
     refused = namespace.wait_ready("customers", status="False", timeout=60)
@@ -72,7 +90,7 @@ def test_orders_references_customers_through_kubectl_apply(
     assert [k.name for k in database.table("orders").foreign_keys] == [key["name"]]
 
     # The key removed from ORDERS: dropped; then the deletion of CUSTOMERS goes through.
-    namespace.apply(resource("orders", orders()))
+    namespace.apply(resource("orders", {**renamed, "foreignKeys": []}))
     wait_event(namespace, "orders", "ForeignKeyDropped", count=2)
     namespace.wait_ready("orders", timeout=60)
     assert namespace.get("orders")["status"]["foreignKeys"] == []
