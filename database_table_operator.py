@@ -119,18 +119,35 @@ async def start_status_publisher(settings: kopf.OperatorSettings, memo: kopf.Mem
 
 @kopf.on.login()
 async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
-    """In-cluster ServiceAccount, else KUBECONFIG, through the kubernetes client; Kopf's
-    session made from them with at most DBT_API_CONNECTIONS connections (Kopf's has no limit).
+    """Kopf's session made from the credentials, with at most DBT_API_CONNECTIONS connections
+    (Kopf's own has no limit).
 
     Declared explicitly (Kopf would pick it implicitly) so the operator authenticates the same
     way in every registry, e.g. kopf.testing.KopfRunner's fresh one in the end-to-end tests.
-    Async, so the session binds to the operator's loop; the client's login (files, perhaps an
-    exec plugin) runs in a thread.
+    Async, so the session binds to the operator's loop; reading the credentials (files,
+    perhaps an exec plugin) runs in a thread.
     """
     loop = asyncio.get_running_loop()
-    info = await loop.run_in_executor(None, functools.partial(kopf.login_via_client, **kwargs))
+    info = await loop.run_in_executor(None, functools.partial(credentials, **kwargs))
     # Kopf logs in only once the startup handlers are done: configure() has read the limit.
     return limited_session(info, kwargs["memo"].api_connections) if info is not None else None
+
+
+def credentials(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a Pod, its ServiceAccount; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config).
+
+    Kopf reads both itself. The kubernetes client, when installed (it is not in the image: it
+    and what it imports cost the operator about 15 MB), reads the kubeconfig instead, for what
+    only it can do: exec plugins and auth providers (cloud clusters' kubeconfigs).
+    """
+    info = kopf.login_with_service_account(**kwargs)
+    if info is not None:
+        return info
+    try:
+        import kubernetes  # noqa: F401  (optional)
+    except ImportError:
+        return kopf.login_with_kubeconfig(**kwargs)
+    return kopf.login_via_client(**kwargs)
 
 
 @kopf.on.startup()

@@ -67,33 +67,50 @@ def operator_command(checkout: Path, liveness_port: int) -> str:
 
 
 def seed_pins(checkout: Path = ROOT) -> list[str]:
-    """The seed's three packages at the versions requirements.txt pins."""
+    """The seed's three packages at the versions this project pins (the kubernetes client
+    is a test requirement only: the operator does not need it)."""
     pins = {}
-    for line in (checkout / "requirements.txt").read_text().splitlines():
-        name, sep, version = line.split("#")[0].strip().partition("==")
-        if sep and name.lower() in SEED_PACKAGES:
-            pins[name.lower()] = f"{name}=={version}"
+    for path in ("requirements.txt", "requirements-test.txt"):
+        for line in (checkout / path).read_text().splitlines():
+            name, sep, version = line.split("#")[0].strip().partition("==")
+            if sep and name.lower() in SEED_PACKAGES:
+                pins.setdefault(name.lower(), f"{name}=={version}")
     missing = set(SEED_PACKAGES) - set(pins)
     if missing:
-        raise RuntimeError(f"requirements.txt pins none of {sorted(missing)}")
+        raise RuntimeError(f"the requirements pin none of {sorted(missing)}")
     return [pins[p] for p in SEED_PACKAGES]
+
+
+def ensure_runtime_venv(checkout: Path) -> Path:
+    """A virtualenv with only the checkout's requirements.txt, as its image has, made once per
+    requirements and reused; returns its bin directory. (The project's own virtualenv also
+    holds test packages that Kopf imports when present: pykube-ng, the kubernetes client.)"""
+    requirements = checkout / "requirements.txt"
+    return cached_venv("runtime", requirements.read_text(), ["-r", str(requirements)],
+                       f"the operator's runtime ({requirements})")
 
 
 def ensure_seed_venv() -> Path:
     """A virtualenv with only the seed's packages, made once and reused (keyed by the pins);
     returns its bin directory."""
     pins = seed_pins()
-    key = hashlib.sha256(f"{sys.version}\n{pins}".encode()).hexdigest()[:12]
-    venv = CACHE / f"seed-venv-{key}"
+    return cached_venv("seed", "\n".join(pins), pins,
+                       f"the seed-style operator's ({', '.join(pins)})")
+
+
+def cached_venv(kind: str, key: str, install: list[str], what: str) -> Path:
+    """A virtualenv under the cache, made once per ``key`` with ``pip install *install``;
+    its bin directory."""
+    digest = hashlib.sha256(f"{sys.version}\n{key}".encode()).hexdigest()[:12]
+    venv = CACHE / f"{kind}-venv-{digest}"
     done = venv / ".complete"
     if not done.exists():
-        print(f"making the seed-style operator's virtualenv {venv} ({', '.join(pins)})",
-              flush=True)
+        print(f"making {what} virtualenv {venv}", flush=True)
         base = getattr(sys, "_base_executable", sys.executable)
         subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet",
-                        "--disable-pip-version-check", *pins], check=True)
-        done.write_text("\n".join(pins) + "\n")
+                        "--disable-pip-version-check", *install], check=True)
+        done.write_text(key + "\n")
     return venv / "bin"
 
 
@@ -188,9 +205,10 @@ class Process:
 
 
 def start_operator(checkout: Path, env: dict[str, str], log_path: Path) -> Process:
-    """The checkout's operator as its container runs it, with this project's virtualenv."""
+    """The checkout's operator as its container runs it, from a virtualenv of its
+    requirements.txt alone (as in its image)."""
     port = free_port()
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    path = f"{ensure_runtime_venv(checkout)}{os.pathsep}{os.environ['PATH']}"
     return Process(operator_command(checkout, port), checkout, {**env, "PATH": path}, log_path,
                    port)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tests.e2e.conftest import SERVICE_ACCOUNT, Namespace
-from tests.support.k8s import ROOT, wait_for
+from tests.support.k8s import ROOT, resource, wait_for
 
 DEPLOYMENT = yaml.safe_load((ROOT / "deploy" / "deployment.yaml").read_text())
 
@@ -245,3 +246,17 @@ def test_foreign_key_rules_fit_the_cost_budget_at_1600_columns(namespace: Namesp
     assert "every foreignKeys column must be one of the declared columns" in refused.stderr, \
         refused.stderr
     assert "cost" not in refused.stderr, refused.stderr
+
+
+def test_the_operator_logs_in_without_the_kubernetes_client(
+        namespace: Namespace, start_operator, tmp_path: Path) -> None:
+    """The image has no kubernetes client (only requirements.txt): Kopf reads the kubeconfig
+    (or, in a Pod, the ServiceAccount) itself. Here the client is hidden from the operator."""
+    hidden = tmp_path / "hidden" / "kubernetes"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text('raise ImportError("not installed in the image")\n')
+    operator = start_operator("container", extra_env={"PYTHONPATH": str(hidden.parent)})
+    namespace.apply(resource("plain", {"tableName": "PLAIN", "columns": [{"ID": "integer"}],
+                                       "primaryKey": "ID"}))
+    namespace.wait_ready("plain")
+    assert "Traceback" not in operator.logs()
