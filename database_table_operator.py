@@ -9,6 +9,7 @@ or print the SQL it would run for a manifest (``python -m database_table_operato
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -17,7 +18,8 @@ from typing import Any
 
 import kopf
 
-from dbtable.apisession import InvalidConnectionLimit, limit_from_env, limited_session
+from dbtable.apisession import (InvalidConnectionLimit, in_cluster_server, limit_from_env,
+                                limited_session)
 from dbtable.column_operations import (AddNotNullCheck, DropColumn, DropDefault, DropNotNull,
                                        DropNotNullCheck, RenameColumn, RenameNotNullCheck,
                                        SetDefault, SetNotNull, ValidateNotNullCheck)
@@ -142,7 +144,11 @@ def credentials(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """
     info = kopf.login_with_service_account(**kwargs)
     if info is not None:
-        return info
+        # Kopf names the API server kubernetes.default.svc, which needs the cluster's DNS;
+        # like client-go, take the address the kubelet puts in the environment instead.
+        server = in_cluster_server(os.environ.get("KUBERNETES_SERVICE_HOST"),
+                                   os.environ.get("KUBERNETES_SERVICE_PORT"))
+        return dataclasses.replace(info, server=server) if server else info
     try:
         import kubernetes  # noqa: F401  (optional)
     except ImportError:

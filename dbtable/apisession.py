@@ -58,5 +58,13 @@ def limited_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSessio
                                aiohttp_session=session)
 
 
+def in_cluster_server(host: str | None, port: str | None) -> str | None:
+    """The API server's URL from a Pod's KUBERNETES_SERVICE_HOST/PORT (as client-go's
+    InClusterConfig reads them), or None outside a Pod."""
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
 def limit_from_env() -> int:
     return connection_limit(os.environ.get("DBT_API_CONNECTIONS"))

@@ -8,6 +8,7 @@ import kopf
 import pytest
 
 from dbtable.apisession import (DEFAULT_CONNECTIONS, InvalidConnectionLimit, connection_limit,
+                                in_cluster_server,
                                 limited_session)
 
 
@@ -41,3 +42,12 @@ def test_the_session_carries_kopfs_credentials_and_the_limit() -> None:
     assert (made.server, made.default_namespace, made.priority, made.expiration) == (
         "https://127.0.0.1:6443", "ns", 7, expires)
     assert made.aiohttp_session.headers["Authorization"] == "Bearer s3cret"
+
+
+@pytest.mark.parametrize("host, port, server", [
+    ("10.96.0.1", "443", "https://10.96.0.1:443"),
+    ("fd00::1", "6443", "https://[fd00::1]:6443"),
+    (None, "443", None), ("10.96.0.1", None, None), ("", "", None)])
+def test_in_a_pod_the_api_server_is_the_address_the_kubelet_gives(
+        host: str | None, port: str | None, server: str | None) -> None:
+    assert in_cluster_server(host, port) == server
