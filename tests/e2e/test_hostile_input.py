@@ -161,6 +161,8 @@ def test_every_hostile_resource_is_refused_and_never_reaches_postgresql(
             f"{a.case.name}: kubectl refused it without naming {a.case.field}:\n{a.stderr}")
         assert namespace.get(a.resource_name) is None, f"{a.case.name} was stored anyway"
 
+    # The cases crd.yaml's rules must refuse: kubectl itself fails, not the operator later.
+    assert [a.case.name for a in applied if a.case.at_admission and a.admitted] == []
     admitted = {a.resource_name: a for a in applied if a.admitted}
     conditions = wait_for(lambda: refusals_by_operator(namespace, set(admitted)), timeout=60,
                           message="a Ready condition on every admitted hostile resource")

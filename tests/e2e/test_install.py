@@ -227,25 +227,38 @@ def test_index_rules_fit_the_cost_budget_at_1600_columns(namespace: Namespace) -
 
 def test_foreign_key_rules_fit_the_cost_budget_at_1600_columns(namespace: Namespace) -> None:
     """The foreign-key rules (crd.yaml) on the largest resource: 1600 columns of 63-character
-    names and 64 keys of 32 columns each, admitted; an undeclared column among them refused by
-    its rule, not by the cost limit."""
+    names, 64 keys of 32 columns each (63-character names, SetNull on all but the first) and
+    1600 columnOptions (the last 50 nullable: false), admitted; an undeclared column, SetNull
+    on a NOT NULL column and a repeated name each refused by its rule, not by the cost limit."""
     names = [f"C{i:04d}" + "x" * 58 for i in range(1600)]
     columns = [{name: "integer"} for name in names]
-    keys = [{"name": f"FK{k}", "columns": names[k * 24:k * 24 + 32],
+    options = {name.lower(): {"nullable": i < 1550} for i, name in enumerate(names)}
+    keys = [{"name": f"FK{k:02d}" + "k" * 59, "columns": names[k * 24:k * 24 + 32],
              "references": {"table": "T" * 63, "columns": [n.lower() for n in names[:32]]},
-             "onDelete": "Cascade", "onUpdate": "Restrict"} for k in range(64)]
+             "onDelete": "SetNull" if k else "Cascade", "onUpdate": "Restrict"}
+            for k in range(64)]
 
     def send(verb: str, manifest: str) -> Any:
         return namespace.kubectl(verb, "-f", "-", input=manifest, check=False)
 
-    created = send("create", _largest(columns, foreignKeys=keys))
+    created = send("create", _largest(columns, foreignKeys=keys, columnOptions=options))
     assert created.returncode == 0, created.stderr
     undeclared = [*keys[:-1], {**keys[-1], "columns": [*keys[-1]["columns"][:-1], "NOPE"]}]
-    refused = send("replace", _largest(columns, foreignKeys=undeclared))
+    refused = send("replace", _largest(columns, foreignKeys=undeclared,
+                                       columnOptions=options))
     assert refused.returncode != 0
     assert "every foreignKeys column must be one of the declared columns" in refused.stderr, \
         refused.stderr
     assert "cost" not in refused.stderr, refused.stderr
+    not_null = [*keys[:-1], {**keys[-1], "columns": [*keys[-1]["columns"][:-1], names[-1]]}]
+    refused = send("replace", _largest(columns, foreignKeys=not_null, columnOptions=options))
+    assert refused.returncode != 0 and "cost" not in refused.stderr, refused.stderr
+    assert "SetNull cannot apply to a column that cannot be NULL" in refused.stderr, \
+        refused.stderr
+    repeated = [*keys[:-1], {**keys[-1], "name": keys[0]["name"].lower()}]
+    refused = send("replace", _largest(columns, foreignKeys=repeated, columnOptions=options))
+    assert refused.returncode != 0 and "cost" not in refused.stderr, refused.stderr
+    assert "foreign key names must differ" in refused.stderr, refused.stderr
 
 
 def test_the_operator_logs_in_without_the_kubernetes_client(

@@ -16,6 +16,9 @@ class HostileCase:
     name: str
     field: str
     spec: dict[str, Any]
+    # The API server's own rules (crd.yaml) refuse it: kubectl apply must fail, the operator
+    # must never see it. Without the mark either refusal will do.
+    at_admission: bool = False
 
 
 def load_hostile_cases() -> list[HostileCase]:
@@ -26,5 +29,6 @@ def load_hostile_cases() -> list[HostileCase]:
         spec.update(copy.deepcopy(case.get("set", {})))
         for key in case.get("unset", []):
             spec.pop(key)
-        cases.append(HostileCase(case["name"], case["field"], spec))
+        cases.append(HostileCase(case["name"], case["field"], spec,
+                                 bool(case.get("admission", False))))
     return cases

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.hostile import HostileCase, load_hostile_cases
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -280,6 +282,21 @@ def _foreign_key_columns_are_declared(spec: Mapping[str, Any]) -> bool:
     return all(lower_ascii(n) in declared for key in spec["foreignKeys"] for n in key["columns"])
 
 
+def _set_null_only_where_nullable(spec: Mapping[str, Any]) -> bool:
+    if "foreignKeys" not in spec:
+        return True
+    not_null = set(_primary_key_names(spec["primaryKey"])) | _folded_map(
+        [k for k, o in spec.get("columnOptions", {}).items() if o.get("nullable") is False])
+    return all(lower_ascii(n) not in not_null for key in spec["foreignKeys"]
+               if "SetNull" in (key.get("onDelete"), key.get("onUpdate"))
+               for n in key["columns"])
+
+
+def _foreign_key_names_are_distinct(spec: Mapping[str, Any]) -> bool:
+    names = [lower_ascii(k["name"]) for k in spec.get("foreignKeys", []) if "name" in k]
+    return all(names.count(n) == 1 for n in names)
+
+
 CEL_IN_PYTHON.update({
     # On a foreign key and on its references: no column twice after folding.
     "self.columns.all(i, n, self.columns.all(j, m, i == j || n.lowerAscii() != m.lowerAscii()))":
@@ -288,6 +305,15 @@ CEL_IN_PYTHON.update({
         lambda key: len(key["columns"]) == len(key["references"]["columns"]),
     f"!has(self.foreignKeys) || [{_D}].all(d, self.foreignKeys.all(f, f.columns.all(n, "
     "n.lowerAscii() in d)))": _foreign_key_columns_are_declared,
+    "!has(self.foreignKeys) || [self.primaryKey.lowerAscii().split(',', 33).map(p, p.trim())]"
+    ".all(k, [has(self.columnOptions) ? self.columnOptions.transformMapEntry(c, o, "
+    "has(o.nullable) && !o.nullable ? {c.lowerAscii(): true} : {}) : {}].all(z, "
+    "self.foreignKeys.all(f, !((has(f.onDelete) && f.onDelete == 'SetNull') || "
+    "(has(f.onUpdate) && f.onUpdate == 'SetNull')) || f.columns.all(n, "
+    "!(n.lowerAscii() in k) && !(n.lowerAscii() in z)))))": _set_null_only_where_nullable,
+    "!has(self.foreignKeys) || self.foreignKeys.all(f, !has(f.name) || "
+    "self.foreignKeys.exists_one(g, has(g.name) && g.name.lowerAscii() == "
+    "f.name.lowerAscii()))": _foreign_key_names_are_distinct,
 })
 
 
@@ -483,6 +509,7 @@ def test_cel_rules_point_at_the_field_they_judge(spec_schema: dict[str, Any]) ->
     assert [r["fieldPath"] for r in column_rules] == [".columns", ".columnOptions",
                                                        ".dropColumns", ".columnOptions",
                                                        ".indexes", ".indexes", ".columns",
+                                                       ".foreignKeys", ".foreignKeys",
                                                        ".foreignKeys"]
     assert all("oldSelf" not in r["messageExpression"] for r in column_rules
                if "messageExpression" in r)
@@ -492,6 +519,26 @@ def test_cel_rules_point_at_the_field_they_judge(spec_schema: dict[str, Any]) ->
     assert "32" in count_rule["message"]
     (column_rule,) = spec_schema["properties"]["columns"]["items"]["x-kubernetes-validations"]
     assert "63" in column_rule["message"]
+
+
+@pytest.mark.parametrize("case", [c for c in load_hostile_cases() if c.at_admission],
+                         ids=lambda case: case.name)
+def test_hostile_cases_marked_for_admission_are_refused_by_the_rules(
+        spec_schema: dict[str, Any], case: HostileCase) -> None:
+    assert any(e.startswith(case.field) for e in admission_errors(spec_schema, case.spec))
+
+
+@pytest.mark.parametrize("options, key", [
+    ({}, {"name": "a", "columns": ["USER_NAME"], "onDelete": "SetNull"}),
+    ({"user_name": {"nullable": True}}, {"columns": ["user_name"], "onUpdate": "SetNull"}),
+    ({"USER_NAME": {"nullable": False}}, {"columns": ["user_name"], "onDelete": "Cascade"}),
+])
+def test_set_null_on_a_nullable_column_is_admitted(spec_schema: dict[str, Any],
+                                                   options: dict[str, Any],
+                                                   key: dict[str, Any]) -> None:
+    fk = {**key, "references": {"table": "t", "columns": ["id"]}}
+    assert admission_errors(spec_schema, seed_with(columnOptions=options, foreignKeys=[
+        fk, {**fk, "name": "b"}])) == []
 
 
 def test_cel_rules_each_have_a_python_rendering(version: dict[str, Any]) -> None:
