@@ -5,7 +5,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from dbtable.catalog_indexes import read_indexes
-from dbtable.fk_catalog import FOREIGN_KEYS_JSON, parse_foreign_keys, read_foreign_keys
+from dbtable.fk_catalog import (FOREIGN_KEYS_JSON, OTHER_CONSTRAINTS_JSON, parse_foreign_keys,
+                               read_foreign_keys)
 from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, Owner,
                            TypeIdentity)
 from dbtable.ownership import Marker, TableComment
@@ -53,7 +54,8 @@ SELECT ARRAY(SELECT con.conname::text FROM pg_constraint con
        ARRAY(SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
               WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname),
        ARRAY(SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-              WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname)
+              WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname),
+       """ + OTHER_CONSTRAINTS_JSON.format(oid="%(oid)s") + """
 """
 
 _PRIMARY_KEY = """
@@ -145,7 +147,7 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
     cur.execute(_PRIMARY_KEY, {"oid": oid})
     key_row = cur.fetchone()
     cur.execute(_CONSTRAINTS, {"oid": oid})
-    check_names, check_valid, unique_list, index_names, index_valid = cur.fetchone()
+    check_names, check_valid, unique_list, index_names, index_valid, others = cur.fetchone()
     checks = tuple(zip(check_names, check_valid))
     uniques = tuple((name, tuple(columns)) for name, columns in unique_list)
     indexes = tuple(zip(index_names, index_valid))
@@ -155,7 +157,8 @@ def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> Ac
                        owner=Owner.from_marker(comment), comment=comment, checks=checks,
                        uniques=uniques, unique_indexes=indexes,
                        indexes=read_indexes(cur, [oid]).get(oid, ()),
-                       foreign_keys=read_foreign_keys(cur, oid))
+                       foreign_keys=read_foreign_keys(cur, oid),
+                       constraints=tuple((n, kind) for n, kind in others))
 
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the
@@ -210,7 +213,8 @@ SELECT c.oid,
               WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname),
        ARRAY(SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
               WHERE x.indrelid = c.oid AND i.relname LIKE 'dbt\\_uq\\_%%' ORDER BY i.relname),
-       """ + FOREIGN_KEYS_JSON.format(oid="c.oid") + """
+       """ + FOREIGN_KEYS_JSON.format(oid="c.oid") + """,
+       """ + OTHER_CONSTRAINTS_JSON.format(oid="c.oid") + """
   FROM unnest(%(oids)s::oid[]) AS wanted(oid)
   JOIN pg_class c ON c.oid = wanted.oid
   LEFT JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
@@ -249,7 +253,7 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
         cur.execute(_ALL_DETAILS, {"oids": list(candidates)})
         for oid, column_names, column_types, type_oids, typmods, key_name, key_columns, \
                 not_nulls, defaults, check_names, check_valid, unique_names, index_names, \
-                index_valid, foreign_keys in cur.fetchall():
+                index_valid, foreign_keys, others in cur.fetchall():
             name, comment = candidates[oid]
             tables.append(ActualTable(
                 schema=schema, name=name,
@@ -265,7 +269,8 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
                 uniques=tuple((name, ()) for name in unique_names),
                 unique_indexes=tuple(zip(index_names, index_valid)),
                 indexes=all_indexes.get(oid, ()),
-                foreign_keys=parse_foreign_keys(foreign_keys)))
+                foreign_keys=parse_foreign_keys(foreign_keys),
+                constraints=tuple((n, kind) for n, kind in others)))
     blockers: dict[str, str] = {}
     if wanted:
         cur.execute(_ALL_BLOCKERS, {"schema": schema, "names": sorted(wanted)})

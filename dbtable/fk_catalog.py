@@ -36,6 +36,12 @@ FOREIGN_KEYS_JSON = """(SELECT coalesce(json_agg(json_build_array(
     JOIN pg_namespace rn ON rn.oid = rc.relnamespace
    WHERE fk.conrelid = {oid} AND fk.contype = 'f')"""
 
+# Every constraint of the table {oid} but its foreign keys, as [[name, contype], ...]: the names
+# a foreign key of the spec cannot take (dbtable/plan_foreign_keys.py refuses them).
+OTHER_CONSTRAINTS_JSON = """(SELECT coalesce(json_agg(json_build_array(oc.conname, oc.contype)
+                                          ORDER BY oc.conname), '[]')
+    FROM pg_constraint oc WHERE oc.conrelid = {oid} AND oc.contype <> 'f')"""
+
 # What a key needs of the tables it references: their columns, and the column sets of the
 # unique indexes PostgreSQL accepts as a referenced key (valid, immediate, no predicate, no
 # expression; a primary key's and a unique constraint's index are among them).

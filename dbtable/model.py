@@ -108,3 +108,6 @@ class ActualTable:
     indexes: tuple[ActualIndex, ...] = ()
     # Every foreign key of the table, anyone's (the operator's own carry its marker).
     foreign_keys: tuple[ActualForeignKey, ...] = ()
+    # Every other constraint of the table by name -> contype ('p', 'u', 'c', 'x', 't'): a
+    # foreign key cannot take one of their names (constraint names are unique per table).
+    constraints: tuple[tuple[str, str], ...] = ()

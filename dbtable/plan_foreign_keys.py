@@ -15,8 +15,9 @@ From actual to desired, compared by name after this plan's column and table rena
   hand-made key whose name and definition the spec repeats is marked ours; one with the spec's
   name and another definition is refused.
 Refused before anything is applied: a referenced table, column or unique key that does not
-exist (retried: another resource may create it), orphan rows (with their count), and types
-PostgreSQL cannot compare.
+exist (retried: another resource may create it), orphan rows (with their count), types
+PostgreSQL cannot compare, and a name held by another constraint of the table (its primary
+key, a check or unique constraint: constraint names are unique per table).
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ from dbtable.model import ActualTable, DesiredTable
 from dbtable.operations import Facts, Operation, Refusal, RefusalReason
 
 Rename = Callable[[str], str]
+NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; names here are ASCII (the identifier rule)
+_CONSTRAINT_KINDS = {"p": "the primary key", "u": "the unique constraint",
+                     "c": "the check constraint", "x": "the exclusion constraint",
+                     "t": "the constraint trigger", "n": "the not-null constraint"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,12 @@ class ForeignKeyPlan:
 
 def plan_new_table_keys(desired: DesiredTable, facts: Facts) -> ForeignKeyPlan:
     """The keys of a table created in the same transaction: added valid (it has no rows)."""
+    # The table's primary key is made first, named as PostgreSQL names it (table_pkey, the
+    # table's name cut to fit 63 bytes).
+    pkey = ((desired.name[:NAME_BYTES - len("_pkey")] + "_pkey", "p"),)
     refusals = [r for key in desired.foreign_keys
-                for r in _reference_problems(key, desired, None, facts)]
+                for r in _name_taken(key, desired.name, pkey)
+                or _reference_problems(key, desired, None, facts)]
     if refusals:
         return ForeignKeyPlan(refusals=tuple(refusals))
     adds: list[Operation] = []
@@ -69,10 +78,14 @@ def plan_foreign_keys(table: str, desired: DesiredTable, actual: ActualTable,
     refusals: list[Refusal] = []
     for key in desired.foreign_keys:
         current = found.get(key.name)
+        taken = _name_taken(key, actual.name, actual.constraints) if current is None else []
+        if taken:
+            refusals.extend(taken)
+            continue
         same = current is not None and same_definition(key, current, desired, actual, new_name)
         if key.name in moved:  # ours already, under the name a rename moved: renamed in place
             current, same = moved[key.name], True
-            refusal = _name_taken(key, current, table, actual)
+            refusal = _rename_target_taken(key, current, table, actual)
             if refusal is not None:
                 refusals.append(refusal)
                 continue
@@ -88,7 +101,7 @@ def plan_foreign_keys(table: str, desired: DesiredTable, actual: ActualTable,
             if not current.managed:  # the spec names a hand-made key as it is: ours now
                 adds.append(MarkForeignKey(table, key.name))
             if not current.validated:  # left NOT VALID (a run stopped, or made so by hand)
-                problem = _orphans(key, table, facts)
+                problem = _orphans(key, table, facts, not_valid=True)
                 refusals.extend(problem)
                 if not problem:
                     validations.append(ValidateForeignKey(table, key.name))
@@ -126,8 +139,8 @@ def moved_keys(desired: DesiredTable, actual: ActualTable, new_name: Rename
     return moved
 
 
-def _name_taken(key: DesiredForeignKey, fk: ActualForeignKey, table: str,
-                actual: ActualTable) -> Refusal | None:
+def _rename_target_taken(key: DesiredForeignKey, fk: ActualForeignKey, table: str,
+                         actual: ActualTable) -> Refusal | None:
     """A Conflict when another constraint of the table (names are unique per table) holds the
     name ``fk`` is to be renamed to: PostgreSQL would refuse the rename, and the operator never
     renames or drops what it did not make. A foreign key of that name is never moved onto
@@ -135,7 +148,8 @@ def _name_taken(key: DesiredForeignKey, fk: ActualForeignKey, table: str,
     held = [("check constraint", n) for n, _ in actual.checks] \
         + [("unique constraint", n) for n, _ in actual.uniques] \
         + [("primary key", actual.primary_key_constraint or "")]
-    holder = next((f"the {kind} {n}" for kind, n in held if n == key.name), None)
+    holder = _holder(key.name, actual.constraints) or next(
+        (f"the {kind} {n}" for kind, n in held if n == key.name), None)
     if holder is None:
         return None
     return Refusal(
@@ -217,6 +231,26 @@ def _reference_problems(key: DesiredForeignKey, desired: DesiredTable,
     return []
 
 
+def _holder(name: str, constraints: tuple[tuple[str, str], ...]) -> str | None:
+    """What holds ``name`` among the table's other constraints (by contype), if anything."""
+    kind = dict(constraints).get(name)
+    return None if kind is None else f"{_CONSTRAINT_KINDS.get(kind, 'the constraint')} {name}"
+
+
+def _name_taken(key: DesiredForeignKey, table: str, constraints: tuple[tuple[str, str], ...]
+                ) -> list[Refusal]:
+    """A Conflict when a name the spec gives a new key is held by another constraint of the
+    table: PostgreSQL would refuse the ADD (42710) after the plan's other steps ran."""
+    holder = _holder(key.name, constraints)
+    if holder is None:
+        return []
+    return [Refusal(
+        RefusalReason.CONFLICT, f"{key.field}.name",
+        f"the name {key.name} is taken by {holder} of table {table} (a table's "
+        "constraints each have a name of their own); give this foreign key another name, or "
+        "leave name out to have one generated")]
+
+
 def _own_keys(desired: DesiredTable, actual: ActualTable | None) -> ReferencedTable:
     """A key on the table itself: its columns and keys as the spec will have them (a unique
     column of the spec is built before the key is added)."""
@@ -226,13 +260,19 @@ def _own_keys(desired: DesiredTable, actual: ActualTable | None) -> ReferencedTa
     return ReferencedTable(desired.name, tuple(c.name for c in desired.columns), tuple(keys))
 
 
-def _orphans(key: DesiredForeignKey, table: str, facts: Facts) -> list[Refusal]:
+def _orphans(key: DesiredForeignKey, table: str, facts: Facts, not_valid: bool = False
+             ) -> list[Refusal]:
+    """``not_valid``: the key is in the table unvalidated (a run stopped, or a row was
+    committed between the orphan count and ADD ... NOT VALID): the message says so."""
     count = facts.orphans_in(key.name)
     if not count:
         return []
+    state = (f"foreign key {key.name} exists but is not validated (NOT VALID): new and changed "
+             "rows are checked, rows already there are not; " if not_valid else
+             f"foreign key {key.name}: ")
     return [Refusal(
         RefusalReason.ORPHANS_PRESENT, f"{key.field}.columns",
-        f"foreign key {key.name}: {count} row(s) of table {table} have "
+        f"{state}{count} row(s) of table {table} have "
         f"({', '.join(key.columns)}) set to a value that table {key.ref_table} does not have in "
         f"({', '.join(key.ref_columns)}); fix or delete those rows (or set the columns to "
         "NULL), then the operator retries")]

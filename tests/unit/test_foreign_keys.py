@@ -231,8 +231,14 @@ def test_orphans_are_refused_with_their_count_and_nothing_is_planned() -> None:
     assert (refusal.reason, refusal.field) == (RefusalReason.ORPHANS_PRESENT,
                                                "spec.foreignKeys[0].columns")
     assert "3 row(s) of table orders" in refusal.message
-    # A key left NOT VALID is not validated while orphans remain.
-    assert plan(desired(FK), actual(fk(validated=False)), facts).refusals == p.refusals
+    assert "not validated" not in refusal.message  # nothing was added
+    # A key left NOT VALID (a run that stopped, or a row committed between the count and the
+    # ADD) is not validated while orphans remain, and the message says it is there unchecked.
+    (left,) = plan(desired(FK), actual(fk(validated=False)), facts).refusals
+    assert (left.reason, left.field) == (refusal.reason, refusal.field)
+    assert "3 row(s) of table orders" in left.message
+    assert f"foreign key {NAME} exists but is not validated (NOT VALID)" in left.message
+    assert "new and changed rows are checked" in left.message
 
 
 def test_a_missing_referenced_table_or_key_waits() -> None:
@@ -408,3 +414,26 @@ def test_a_hand_made_key_of_the_same_definition_is_never_renamed() -> None:
     theirs = fk(name=OLD_NAME, managed=False)
     assert kinds(plan(desired(FK), actual(theirs))) == [
         "AddForeignKey", "MarkForeignKey", "ValidateForeignKey"]
+
+
+@pytest.mark.parametrize("held, what", [(("orders_pkey", "p"), "the primary key orders_pkey"),
+                                        (("note_check", "c"), "the check constraint note_check"),
+                                        (("note_once", "u"), "the unique constraint note_once")])
+def test_a_name_held_by_another_constraint_of_the_table_is_a_conflict(
+        held: tuple[str, str], what: str) -> None:
+    table = dataclasses.replace(actual(), constraints=(held,))
+    p = plan(desired(FK, {**FK, "name": held[0].upper()}), table)
+    (refusal,) = p.refusals
+    assert (refusal.reason, refusal.field) == (RefusalReason.CONFLICT,
+                                               "spec.foreignKeys[1].name")
+    assert what in refusal.message and p.operations == ()
+    assert plan(desired(FK, {**FK, "name": "other"}), table).refusals == ()
+
+
+def test_a_new_tables_primary_key_name_is_a_conflict_cut_as_postgresql_cuts_it() -> None:
+    (refusal,) = plan(desired(FK, {**FK, "name": "orders_pkey"}), None).refusals
+    assert refusal.field == "spec.foreignKeys[1].name" and "primary key" in refusal.message
+    wide = "W" * 63
+    (refusal,) = plan(desired(FK, {**FK, "name": wide[:58] + "_pkey"}, tableName=wide),
+                      None).refusals
+    assert refusal.reason is RefusalReason.CONFLICT
