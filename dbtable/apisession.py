@@ -19,7 +19,9 @@ import os
 import aiohttp
 import kopf
 
-DEFAULT_CONNECTIONS = 30
+# bench_burst: with 30, a burst of 2,000 waited in line (p50 create→Ready 13.5 s against 2.8 s
+# with 100); 100 held 8 MB more than 64 after a burst of 1,000.
+DEFAULT_CONNECTIONS = 64
 MIN_CONNECTIONS = 4  # a watch, and room for requests beside it
 
 
