@@ -67,8 +67,7 @@ def operator_command(checkout: Path, liveness_port: int) -> str:
 
 
 def seed_pins(checkout: Path = ROOT) -> list[str]:
-    """The seed's three packages at the versions this project pins (the kubernetes client
-    is a test requirement only: the operator does not need it)."""
+    """The seed's three packages at the versions this project pins."""
     pins = {}
     for path in ("requirements.txt", "requirements-test.txt"):
         for line in (checkout / path).read_text().splitlines():
@@ -86,8 +85,21 @@ def ensure_runtime_venv(checkout: Path) -> Path:
     requirements and reused; returns its bin directory. (The project's own virtualenv also
     holds test packages that Kopf imports when present: pykube-ng, the kubernetes client.)"""
     requirements = checkout / "requirements.txt"
-    return cached_venv("runtime", requirements.read_text(), ["-r", str(requirements)],
-                       f"the operator's runtime ({requirements})")
+    pins = image_requirements(requirements.read_text(), (checkout / "Dockerfile").read_text())
+    listed = CACHE / f"image-requirements-{hashlib.sha256(pins.encode()).hexdigest()[:12]}.txt"
+    listed.parent.mkdir(parents=True, exist_ok=True)
+    listed.write_text(pins)
+    return cached_venv("runtime", pins, ["-r", str(listed)],
+                       f"the operator's runtime ({requirements}, as its image installs it)")
+
+
+def image_requirements(requirements: str, dockerfile: str) -> str:
+    """requirements.txt as the checkout's Dockerfile installs it: without the kubernetes
+    client where the Dockerfile leaves it out (Kopf imports it whenever it is installed)."""
+    if "grep -v '^kubernetes=='" not in dockerfile:
+        return requirements
+    return "".join(line for line in requirements.splitlines(keepends=True)
+                   if not line.startswith("kubernetes=="))
 
 
 def ensure_seed_venv() -> Path:

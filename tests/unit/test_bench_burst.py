@@ -131,3 +131,14 @@ def test_ratios_compare_all_ready_times() -> None:
         "the seed-style operator's time / this operator's = 1.50; "
         "this operator's time / the floor's = 2.00")
     assert ratios([row("floor (no operator)", 2.0)]) == ""
+
+
+def test_the_runtime_virtualenv_is_what_the_image_installs() -> None:
+    from bench.burst_procs import image_requirements
+
+    requirements = (ROOT / "requirements.txt").read_text()
+    pins = image_requirements(requirements, (ROOT / "Dockerfile").read_text())
+    assert "kubernetes==" in requirements and "kubernetes==" not in pins
+    assert "kopf==" in pins and "psycopg2-binary==" in pins
+    # a checkout whose Dockerfile installs all of requirements.txt gets all of it
+    assert image_requirements(requirements, "RUN pip install -r /tmp/requirements.txt") == requirements
