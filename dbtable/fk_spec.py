@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dbtable.errors import FieldError
+from dbtable.errors import FieldError, column_list
 from dbtable.fk_model import DesiredForeignKey, FkAction, foreign_key_name
 from dbtable.model import DesiredColumn
 from dbtable.names import InvalidName, describe_type, fold_identifier
@@ -114,19 +114,12 @@ def _parse_references(value: object, field: str, errors: list[FieldError]
 
 
 def _names(value: object, field: str, errors: list[FieldError]) -> tuple[str, ...]:
-    if value is None:
-        errors.append(FieldError(field, "is required: a list of column names"))
-        return ()
-    if not isinstance(value, list):
-        errors.append(FieldError(field, f"must be a list of column names, got "
-                                        f"{describe_type(value)}"))
-        return ()
-    if not value or len(value) > MAX_KEY_COLUMNS:
-        errors.append(FieldError(field, f"has {len(value)} columns; a foreign key has 1 to "
-                                        f"{MAX_KEY_COLUMNS}"))
+    items = column_list(value, field, "a list of column names", "a foreign key",
+                        MAX_KEY_COLUMNS, errors)
+    if items is None:
         return ()
     names: list[str] = []
-    for position, item in enumerate(value):
+    for position, item in enumerate(items):
         name = _identifier(item, f"{field}[{position}]", "column name", errors)
         if name is None:
             continue
@@ -135,7 +128,7 @@ def _names(value: object, field: str, errors: list[FieldError]) -> tuple[str, ..
                 f"names column {item!r} twice (names are folded to lower case)")))
             continue
         names.append(name)
-    return tuple(names) if len(names) == len(value) else ()
+    return tuple(names) if len(names) == len(items) else ()
 
 
 def _identifier(value: object, field: str, what: str, errors: list[FieldError]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dbtable.errors import FieldError
+from dbtable.errors import FieldError, column_list
 from dbtable.index_model import (MAX_INDEX_COLUMNS, METHODS, RESERVED_PREFIX, DesiredIndex,
                                  generated_index_name)
 from dbtable.names import InvalidName, describe_type, fold_identifier
@@ -92,19 +92,12 @@ def _parse_index(item: object, position: int, table: str, declared: set[str],
 
 def _parse_columns(value: object, field: str, declared: set[str],
                    errors: list[FieldError]) -> tuple[str, ...]:
-    if value is None:
-        errors.append(FieldError(field, "is required: list the indexed columns"))
-        return ()
-    if not isinstance(value, list):
-        errors.append(FieldError(field, f"must be a list of column names, got "
-                                        f"{describe_type(value)}"))
-        return ()
-    if not value or len(value) > MAX_INDEX_COLUMNS:
-        errors.append(FieldError(field, f"has {len(value)} columns; an index has 1 to "
-                                        f"{MAX_INDEX_COLUMNS}"))
+    items = column_list(value, field, "list the indexed columns", "an index",
+                        MAX_INDEX_COLUMNS, errors)
+    if items is None:
         return ()
     columns: list[str] = []
-    for at, raw in enumerate(value):
+    for at, raw in enumerate(items):
         try:
             name = fold_identifier(raw)
         except InvalidName as e:
