@@ -112,8 +112,9 @@ class Memo:
 
 def subject(n: int, uid: str) -> Subject:
     ready = ReadyCondition("True", "Reconciled", "Table is up to date (no changes needed)", 1)
-    return Subject(NAMESPACE, f"t{n:05}", uid, 1, {**seed_spec(), "tableName": f"T{n:05}"},
-                   observed_generation=1, ready=ready)
+    return Subject.of(NAMESPACE, f"t{n:05}", uid, 1,
+                      {**seed_spec(), "tableName": f"T{n:05}"}, observed_generation=1,
+                      ready=ready)
 
 
 def grow(pool: OneConnectionPool, settings: DatabaseSettings, index: dict[str, list[Subject]],
@@ -122,7 +123,7 @@ def grow(pool: OneConnectionPool, settings: DatabaseSettings, index: dict[str, l
     while len(index) < count:
         n, uid = len(index), str(uuid.uuid4())
         made = subject(n, uid)
-        reconcile_table(pool.conn, settings, parse_spec(dict(made.spec)),
+        reconcile_table(pool.conn, settings, parse_spec(made.spec),
                         Owner(NAMESPACE, made.name, uid))
         index[uid] = [made]
 
@@ -183,7 +184,7 @@ def old_ticks(pool: OneConnectionPool, settings: DatabaseSettings,
         pool.take()
         start = time.perf_counter()
         with pool.connection() as conn:
-            outcome = reconcile_table(conn, settings, parse_spec(dict(made.spec)),
+            outcome = reconcile_table(conn, settings, parse_spec(made.spec),
                                       Owner(NAMESPACE, made.name, uid), repair_only=True)
         times.append(time.perf_counter() - start)
         queries.append(pool.take())

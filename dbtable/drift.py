@@ -9,10 +9,12 @@ a subject: the sweep waits behind user changes instead of racing them.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbtable.compact_spec import decode_spec, encode_spec
 from dbtable.errors import InvalidSpec
 from dbtable.model import ActualTable, DesiredTable, Owner
 from dbtable.plan import Plan, plan_reconcile, plan_repair
@@ -28,27 +30,43 @@ CONFLICT = "Conflict"
 DRIFTED = "Drifted"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadyCondition:
     status: str
     reason: str
-    message: str
+    message: str  # kept only when the status is not True: the sweep compares refusals only
     generation: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subject:
-    """What the sweep needs to know about one DatabaseTable, as the watch last saw it."""
+    """What the sweep needs to know about one DatabaseTable, as the watch last saw it.
+
+    The operator holds one per resource for the resource's life, so it is kept small (issue
+    10: 10,000 resources): slots, the spec as compact JSON (``spec`` decodes it), strings
+    shared where many resources carry the same one (namespace, the condition's status and
+    reason), and the Ready message only where the sweep reads it (a refusal)."""
 
     namespace: str
     name: str
     uid: str
     generation: int | None
-    spec: Mapping[str, Any] = field(hash=False, compare=True)
+    spec_json: bytes  # dbtable.compact_spec.encode_spec of the spec
     deleting: bool = False
     pending: bool = False  # Kopf holds an unfinished handler record (running or retrying)
     observed_generation: int | None = None
     ready: ReadyCondition | None = None
+
+    @classmethod
+    def of(cls, namespace: str, name: str, uid: str, generation: int | None,
+           spec: Mapping[str, Any], **rest: Any) -> "Subject":
+        """A subject made from a spec as a mapping."""
+        return cls(namespace, name, uid, generation, encode_spec(spec), **rest)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The spec, decoded afresh (a copy: changing it changes nothing kept)."""
+        return decode_spec(self.spec_json)
 
     @property
     def owner(self) -> Owner:
@@ -81,13 +99,19 @@ def subject_from(body: Mapping[str, Any], pending: bool) -> Subject:
     meta, status = body.get("metadata", {}), body.get("status") or {}
     ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
     return Subject(
-        namespace=meta.get("namespace") or "", name=meta.get("name") or "",
+        namespace=sys.intern(meta.get("namespace") or ""), name=meta.get("name") or "",
         uid=meta.get("uid") or "", generation=meta.get("generation"),
-        spec=_plain(body.get("spec") or {}), deleting=bool(meta.get("deletionTimestamp")),
-        pending=pending, observed_generation=status.get("observedGeneration"),
-        ready=ReadyCondition(str(ready.get("status")), str(ready.get("reason")),
-                             str(ready.get("message") or ""), ready.get("observedGeneration"))
-        if ready else None)
+        spec_json=encode_spec(body.get("spec") or {}),
+        deleting=bool(meta.get("deletionTimestamp")), pending=pending,
+        observed_generation=status.get("observedGeneration"),
+        ready=_ready_condition(ready) if ready else None)
+
+
+def _ready_condition(ready: Mapping[str, Any]) -> ReadyCondition:
+    status = sys.intern(str(ready.get("status")))
+    return ReadyCondition(status, sys.intern(str(ready.get("reason"))),
+                          str(ready.get("message") or "") if status != "True" else "",
+                          ready.get("observedGeneration"))
 
 
 @dataclass(frozen=True)
@@ -224,13 +248,5 @@ def wanted_names(subjects: Iterable[Subject],
 
 
 def parse_subject(subject: Subject) -> DesiredTable:
-    return parse_spec(dict(subject.spec))
+    return parse_spec(subject.spec)
 
-
-def _plain(value: Any) -> Any:
-    """A deep copy made of dicts and lists, detached from Kopf's live body."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -60,7 +60,12 @@ class SweepSettings:
 
 @dataclass
 class SpecCache:
-    """Parsed specs by (uid, generation): a sweep parses each spec once per generation."""
+    """Parsed specs by (uid, generation), for the resources re-checked every few seconds
+    (those in Conflict): each such spec is parsed once per generation, not once per re-check.
+
+    A full sweep parses every spec it compares, and afterwards keeps only the entries of
+    resources in Conflict: a parsed spec is about ten times the size of its compact JSON, and
+    keeping one per resource between sweeps (every 300 s) cost about 23 MB at 10,000."""
 
     parsed: dict[str, tuple[int | None, Any]] = field(default_factory=dict)
 
@@ -176,7 +181,7 @@ async def request_check(finding: Finding, settings: kopf.OperatorSettings,
                        subject.namespace, subject.name, e)
 
 
-async def sweep_forever(index: kopf.Index[str, Subject], memo: kopf.Memo,
+async def sweep_forever(index: kopf.Index[None, Subject], memo: kopf.Memo,
                         settings: kopf.OperatorSettings, logger: logging.Logger,
                         config: SweepSettings | None = None) -> None:
     """Full sweeps every interval (jittered), Conflict re-checks in between; never raises."""
@@ -193,13 +198,21 @@ async def sweep_forever(index: kopf.Index[str, Subject], memo: kopf.Memo,
         await sweep_once(index, memo, settings, logger, cache, only_conflicts=not full)
 
 
-async def sweep_once(index: kopf.Index[str, Subject], memo: kopf.Memo,
+async def sweep_once(index: kopf.Index[None, Subject], memo: kopf.Memo,
                      settings: kopf.OperatorSettings, logger: logging.Logger, cache: SpecCache,
                      only_conflicts: bool) -> list[Finding]:
     subjects = [s for key in list(index) for s in index.get(key, ())]
-    if not only_conflicts:
-        cache.forget_except({s.uid for s in subjects})
     subjects = [s for s in subjects if s.settled() and (s.in_conflict() or not only_conflicts)]
+    try:
+        return await _compare(subjects, memo, settings, logger, cache, only_conflicts)
+    finally:
+        if not only_conflicts:  # between full sweeps, only the Conflict re-checks reuse these
+            cache.forget_except({s.uid for s in subjects if s.in_conflict()})
+
+
+async def _compare(subjects: list[Subject], memo: kopf.Memo, settings: kopf.OperatorSettings,
+                   logger: logging.Logger, cache: SpecCache,
+                   only_conflicts: bool) -> list[Finding]:
     if not subjects:
         return []
     started = time.perf_counter()

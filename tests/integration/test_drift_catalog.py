@@ -92,8 +92,8 @@ def test_sweep_finds_exactly_the_drifted_tables(conn, settings) -> None:
             sql.Identifier(settings.schema, "t1")))
         cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(settings.schema, "t2")))
     ready = ReadyCondition("True", "Reconciled", "", 1)
-    subjects = [Subject(o.namespace, o.name, o.uid, 1, spec(n, key="ID, NAME"),
-                        observed_generation=1, ready=ready)
+    subjects = [Subject.of(o.namespace, o.name, o.uid, 1, spec(n, key="ID, NAME"),
+                           observed_generation=1, ready=ready)
                 for n, o in ((n, owner(n)) for n in range(4))]
     (tables, blockers), _ = bulk(conn, settings, tuple(f"t{n}" for n in range(4)))
     findings = find_drift(subjects, CatalogSnapshot(tables, blockers))
@@ -121,7 +121,8 @@ def test_sweep_check_resolves_types_like_a_reconcile_and_finds_nothing_in_sync(
     reconcile_table(conn, settings, parse_spec(typed), typed_owner)
     make_tables(conn, settings, 3)
     ready = ReadyCondition("True", "Reconciled", "", 1)
-    subjects = [Subject(o.namespace, o.name, o.uid, 1, s, observed_generation=1, ready=ready)
+    subjects = [Subject.of(o.namespace, o.name, o.uid, 1, s, observed_generation=1,
+                           ready=ready)
                 for o, s in [(typed_owner, typed)] + [(owner(n), spec(n, key="ID, NAME"))
                                                       for n in range(3)]]
     pool = ConnectionPool(settings, 1)
@@ -134,4 +135,56 @@ def test_sweep_check_resolves_types_like_a_reconcile_and_finds_nothing_in_sync(
         assert finding.subject.name == "typed"
         assert finding.why == f"would apply: added column mood {settings.schema}.mood to typed"
     finally:
+        pool.close()
+
+
+def test_between_full_sweeps_only_the_conflicts_parsed_specs_are_kept(conn, settings) -> None:
+    """A parsed spec is about ten times its compact JSON (issue 10: 23 MB at 10,000): a full
+    sweep parses what it compares and keeps only what the re-checks every few seconds reuse,
+    the specs of resources in Conflict."""
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    import kopf
+
+    from dbtable.pool import ConnectionPool
+    from dbtable.sweep import SpecCache, check, sweep_once
+
+    make_tables(conn, settings, 2)
+    ready = ReadyCondition("True", "Reconciled", "", 1)
+    settled = [Subject.of(o.namespace, o.name, o.uid, 1, spec(n, key="ID, NAME"),
+                          observed_generation=1, ready=ready)
+               for n, o in ((n, owner(n)) for n in range(2))]
+    taker = owner(9)  # wants t0's name: refused as a Conflict
+
+    def conflicted(message: str) -> Subject:
+        return Subject.of(taker.namespace, taker.name, taker.uid, 1, spec(0),
+                          observed_generation=1,
+                          ready=ReadyCondition("False", "Conflict", message, 1))
+
+    pool = ConnectionPool(settings, 1)
+    kopf_settings = kopf.OperatorSettings()
+    try:
+        [news] = check(pool, settings.schema, [conflicted("old")], SpecCache(), False)
+        stuck = conflicted(news.why.removeprefix("refused for a new reason: "))
+        index = {None: settled + [stuck]}
+        memo = SimpleNamespace(pool=pool, database=settings)
+        cache = SpecCache()
+        logger = logging.getLogger("test")
+
+        def sweep(only_conflicts: bool) -> list[Any]:
+            return asyncio.run(sweep_once(index, memo, kopf_settings, logger, cache,
+                                          only_conflicts=only_conflicts))
+
+        assert sweep(only_conflicts=False) == []  # all compared, nothing to hand over
+        assert set(cache.parsed) == {taker.uid}
+        kept = cache.parsed[taker.uid]
+        assert sweep(only_conflicts=True) == []
+        assert cache.parsed[taker.uid] is kept  # the re-check reused it
+        index[None] = settled  # the Conflict resolved (or the resource is gone)
+        sweep(only_conflicts=False)
+        assert cache.parsed == {}
+    finally:
+        kopf_settings.execution.executor.shutdown()
         pool.close()

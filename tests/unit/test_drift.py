@@ -1,8 +1,10 @@
 """The drift sweep's pure comparison: which resources need their handler, and which do not."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from dbtable.compact_spec import encode_spec
 from dbtable.drift import (CatalogSnapshot, ReadyCondition, Subject, find_drift, judge,
                            refusal_message, subject_from, wanted_names, _Lookup)
 from dbtable.model import ActualColumn, ActualTable, Owner
@@ -20,7 +22,7 @@ def subject(spec: dict[str, Any] = SPEC, ready: ReadyCondition | None = READY,
     fields: dict[str, Any] = dict(namespace="ns", name="users", uid="uid-1", generation=1,
                                   spec=spec, observed_generation=1, ready=ready)
     fields.update(changes)
-    return Subject(**fields)
+    return Subject.of(**fields)
 
 
 def table(name: str = "users", columns: tuple[tuple[str, str], ...] = (
@@ -141,9 +143,10 @@ def test_subject_from_body_reads_generation_status_and_deletion() -> None:
                 {"type": "Ready", "status": "True", "reason": "Reconciled", "message": "m",
                  "observedGeneration": 3}]}}
     found_subject = subject_from(body, pending=False)
-    assert found_subject == Subject("ns", "users", "uid-1", 3, SPEC, deleting=True,
-                                    observed_generation=3,
-                                    ready=ReadyCondition("True", "Reconciled", "m", 3))
+    # A Ready message that is True is not kept: the sweep compares only refusals' messages.
+    assert found_subject == Subject.of("ns", "users", "uid-1", 3, SPEC, deleting=True,
+                                       observed_generation=3,
+                                       ready=ReadyCondition("True", "Reconciled", "", 3))
     assert not found_subject.settled()
     body["metadata"].pop("deletionTimestamp")
     assert subject_from(body, pending=False).settled()
@@ -171,7 +174,7 @@ def test_refusal_message_lists_every_refusal() -> None:
 def _plan_for(s: Subject, tables: tuple[ActualTable, ...]) -> Plan:
     from dbtable.drift import expected_plan
 
-    plan = expected_plan(s, parse_spec(dict(s.spec)), _Lookup(CatalogSnapshot(tables)))
+    plan = expected_plan(s, parse_spec(s.spec), _Lookup(CatalogSnapshot(tables)))
     assert isinstance(plan, Plan)
     return plan
 
@@ -184,8 +187,8 @@ def test_two_resources_wanting_each_others_names_one_steps_aside() -> None:
     left, right = Owner("ns", "left", "uid-l"), Owner("ns", "right", "uid-r")
 
     def refused(owner: Owner, wants: str) -> Subject:
-        return Subject("ns", owner.name, owner.uid, 2, {**SPEC, "tableName": wants},
-                       observed_generation=2,
+        return Subject.of("ns", owner.name, owner.uid, 2, {**SPEC, "tableName": wants},
+                          observed_generation=2,
                        ready=ReadyCondition("False", "Conflict", "unchanged", 2))
 
     tables = (table("east", owner=left), table("west", owner=right))
@@ -193,14 +196,14 @@ def test_two_resources_wanting_each_others_names_one_steps_aside() -> None:
     catalog = CatalogSnapshot(tables)
     # Their statuses already say what a plan would say: only the swap is news.
     same = {s.name: refusal_message(_plan_for(s, tables)) for s in subjects}
-    subjects = [Subject(**{**s.__dict__, "ready": ReadyCondition(
-        "False", "Conflict", same[s.name], 2)}) for s in subjects]
+    subjects = [replace(s, ready=ReadyCondition("False", "Conflict", same[s.name], 2))
+                for s in subjects]
     [finding] = find_drift(subjects, catalog)
     assert (finding.subject.name, finding.park) == ("left", True)
     assert finding.why == "swapping names with ns/right"
     # No cycle (right wants a free name): nobody steps aside, right just converges.
-    one_way = [subjects[0], Subject(**{**subjects[1].__dict__, "spec": {**SPEC,
-                                                                        "tableName": "north"}})]
+    one_way = [subjects[0], replace(subjects[1], spec_json=encode_spec({**SPEC,
+                                                                         "tableName": "north"}))]
     assert [f.park for f in find_drift(one_way, catalog)] == [False]
 
 
