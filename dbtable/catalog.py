@@ -4,18 +4,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dbtable.catalog_details import DETAILS_JSON, parse_details
 from dbtable.catalog_indexes import read_indexes
-from dbtable.fk_catalog import (FOREIGN_KEYS_JSON, OTHER_CONSTRAINTS_JSON, parse_foreign_keys,
-                               read_foreign_keys)
+from dbtable.fk_catalog import FOREIGN_KEYS_JSON, OTHER_CONSTRAINTS_JSON, parse_foreign_keys
 from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, Owner,
                            TypeIdentity)
 from dbtable.ownership import Marker, TableComment
 
-_BY_NAME = """
-SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class')
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s
-"""
 # The marker is a JSON line in the table comment. The server filters on the exact JSON fragment
 # that names this owner's namespace and name; Owner.from_marker() then parses the few rows that
 # match.
@@ -27,47 +22,27 @@ SELECT c.oid, c.relname, d.description
  WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
    AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s
 """
-_COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod, a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid)
-  FROM pg_attribute a
-  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
- WHERE a.attrelid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
- ORDER BY a.attnum
+# The table called %(name)s and the tables whose comment matches %(pattern)s (either may be
+# NULL), each with all its details: one round trip. Two branches, so each finds its rows by an
+# index (pg_class by name, pg_description by the marker) rather than one scan joining both.
+_TABLES = """
+WITH found AS (
+  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s
+  UNION
+  SELECT c.oid FROM pg_description d
+    JOIN pg_class c ON c.oid = d.objoid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+     AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s)
+SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
+       """ + DETAILS_JSON.format(oid="c.oid") + """ AS details
+  FROM found JOIN pg_class c ON c.oid = found.oid
+ ORDER BY c.relname
 """
-# The operator's own CHECK constraints (by their prefix; see dbtable/column_operations.py).
-# The operator's own NOT NULL checks and unique indexes (by their prefixes; see
-# dbtable/column_operations.py and unique_operations.py) and every unique constraint, in one
-# round trip.
-_CONSTRAINTS = r"""
-SELECT ARRAY(SELECT con.conname::text FROM pg_constraint con
-              WHERE con.conrelid = %(oid)s AND con.contype = 'c'
-                AND con.conname LIKE 'dbt\_nn\_%%' ORDER BY con.conname),
-       ARRAY(SELECT con.convalidated FROM pg_constraint con
-              WHERE con.conrelid = %(oid)s AND con.contype = 'c'
-                AND con.conname LIKE 'dbt\_nn\_%%' ORDER BY con.conname),
-       (SELECT coalesce(json_agg(json_build_array(con.conname, ARRAY(
-                 SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(n, p)
-                   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
-                  ORDER BY k.p)) ORDER BY con.conname), '[]')
-          FROM pg_constraint con WHERE con.conrelid = %(oid)s AND con.contype = 'u'),
-       ARRAY(SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-              WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname),
-       ARRAY(SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-              WHERE x.indrelid = %(oid)s AND i.relname LIKE 'dbt\_uq\_%%' ORDER BY i.relname),
-       """ + OTHER_CONSTRAINTS_JSON.format(oid="%(oid)s") + """
-"""
-
-_PRIMARY_KEY = """
-SELECT con.conname,
-       ARRAY(SELECT a.attname
-               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
-               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-              ORDER BY k.position)
-  FROM pg_constraint con
- WHERE con.conrelid = %(oid)s AND con.contype = 'p'
-"""
-
+# The same as one JSON array of [name, comment, details], to ride along in a larger query.
+TABLES_JSON = ("(SELECT coalesce(json_agg(json_build_array(t.name, t.comment, t.details)"
+               " ORDER BY t.name), '[]') FROM (" + _TABLES + ") t)")
 
 _OTHER_RELATION = """
 SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -80,6 +55,9 @@ SELECT 'type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 # The NOT EXISTS leaves out automatic array types (`_foo` of table or type `foo`: the array
 # its element type points back to). CREATE TABLE and RENAME TO move such a type out of the way
 # (PostgreSQL's moveArrayTypeName renames `_foo` to `__foo`), so it does not hold the name.
+# As a value of a larger query: the first such kind, or NULL.
+BLOCKER_KIND = "(SELECT b.kind FROM (" + _OTHER_RELATION.replace(
+    "c.relkind::text FROM", "c.relkind::text AS kind FROM") + ") b LIMIT 1)"
 _RELATION_KINDS = {"i": "an index", "I": "an index", "S": "a sequence", "v": "a view",
                    "m": "a materialized view", "c": "a composite type", "f": "a foreign table",
                    "t": "a TOAST table", "type": "a type"}
@@ -91,9 +69,8 @@ class AmbiguousOwnership(RuntimeError):
 
 def read_table(cur: Any, schema: str, name: str) -> ActualTable | None:
     """The table called ``name`` in ``schema``, owned by anyone or no one."""
-    cur.execute(_BY_NAME, {"schema": schema, "name": name})
-    row = cur.fetchone()
-    return _read_details(cur, schema, row) if row else None
+    cur.execute(_TABLES, {"schema": schema, "name": name, "pattern": None})
+    return tables_found(cur.fetchall(), schema, name=name)[1]
 
 
 def read_blocker(cur: Any, schema: str, name: str) -> str | None:
@@ -104,7 +81,12 @@ def read_blocker(cur: Any, schema: str, name: str) -> str | None:
     """
     cur.execute(_OTHER_RELATION, {"schema": schema, "name": name})
     row = cur.fetchone()
-    return f"{_RELATION_KINDS.get(row[0], 'another object')} {name}" if row else None
+    return blocker_named(row[0] if row else None, name)
+
+
+def blocker_named(kind: str | None, name: str) -> str | None:
+    """What read_blocker says of a relation kind (or BLOCKER_KIND's value) holding ``name``."""
+    return f"{_RELATION_KINDS.get(kind, 'another object')} {name}" if kind else None
 
 
 def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
@@ -113,14 +95,37 @@ def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
     and name, so a marker with another uid was written by an earlier object of this resource
     (before a restore or a re-create), and the planner reclaims it.
     """
-    pattern = "%" + _like_escape(owner.marker_fragment()) + "%"
-    cur.execute(_BY_MARKER, {"schema": schema, "pattern": pattern})
-    rows = [row for row in cur.fetchall() if _same_owner(Owner.from_marker(row[2]), owner)]
-    if len(rows) > 1:
+    cur.execute(*owned_table_query(schema, owner))
+    return tables_found(cur.fetchall(), schema, owner=owner)[0]
+
+
+def owned_table_query(schema: str, owner: Owner) -> tuple[str, dict[str, Any]]:
+    """read_owned_table's query and parameters, for a caller that sends it with others."""
+    return _TABLES, tables_params(schema, owner, None)
+
+
+def tables_params(schema: str, owner: Owner | None, name: str | None) -> dict[str, Any]:
+    """Parameters of _TABLES (and TABLES_JSON): the owner's tables and the one called name."""
+    pattern = None if owner is None else "%" + _like_escape(owner.marker_fragment()) + "%"
+    return {"schema": schema, "name": name, "pattern": pattern}
+
+
+def tables_found(rows: Iterable[list[Any]], schema: str, owner: Owner | None = None,
+                 name: str | None = None) -> tuple[ActualTable | None, ActualTable | None]:
+    """From the rows of _TABLES: the table ``owner``'s marker names, and the one called
+    ``name`` (the same table when it is both)."""
+    rows = list(rows)
+    mine = [row for row in rows if owner is not None
+            and _same_owner(Owner.from_marker(row[1]), owner)]
+    if len(mine) > 1:
         raise AmbiguousOwnership(
-            f"tables {', '.join(sorted(r[1] for r in rows))} all carry the ownership marker of "
+            f"tables {', '.join(sorted(r[0] for r in mine))} all carry the ownership marker of "
             f"{owner}; remove the marker from the ones that are copies")
-    return _read_details(cur, schema, rows[0]) if rows else None
+    named = next((row for row in rows if row[0] == name), None)
+    owned = parse_details(schema, *mine[0]) if mine else None
+    if named is not None and owned is not None and owned.name == name:
+        return owned, owned
+    return owned, parse_details(schema, *named) if named else None
 
 
 def read_retained_tables(cur: Any, schema: str) -> list[tuple[str, Marker]]:
@@ -137,28 +142,6 @@ def _like_escape(text: str) -> str:
 
 def _same_owner(found: Owner | None, owner: Owner) -> bool:
     return owner.same_resource(found)
-
-
-def _read_details(cur: Any, schema: str, row: tuple[int, str, str | None]) -> ActualTable:
-    oid, name, comment = row
-    cur.execute(_COLUMNS, {"oid": oid})
-    columns = tuple(ActualColumn(n, t, TypeIdentity(type_oid, typmod), not_null, default)
-                    for n, t, type_oid, typmod, not_null, default in cur.fetchall())
-    cur.execute(_PRIMARY_KEY, {"oid": oid})
-    key_row = cur.fetchone()
-    cur.execute(_CONSTRAINTS, {"oid": oid})
-    check_names, check_valid, unique_list, index_names, index_valid, others = cur.fetchone()
-    checks = tuple(zip(check_names, check_valid))
-    uniques = tuple((name, tuple(columns)) for name, columns in unique_list)
-    indexes = tuple(zip(index_names, index_valid))
-    return ActualTable(schema=schema, name=name, columns=columns,
-                       primary_key=tuple(key_row[1]) if key_row else (),
-                       primary_key_constraint=key_row[0] if key_row else None,
-                       owner=Owner.from_marker(comment), comment=comment, checks=checks,
-                       uniques=uniques, unique_indexes=indexes,
-                       indexes=read_indexes(cur, [oid]).get(oid, ()),
-                       foreign_keys=read_foreign_keys(cur, oid),
-                       constraints=tuple((n, kind) for n, kind in others))
 
 
 # The drift sweep reads every managed table at once: a bounded number of queries whatever the

@@ -11,35 +11,42 @@ from typing import Any
 
 from dbtable.index_model import ActualIndex
 
-# One row per index; keys are column names, or the expression's text (and then `expressions`
-# is true, as it is when the index INCLUDEs other columns).
-_INDEXES = r"""
-SELECT x.indrelid, i.relname, am.amname, x.indisunique, x.indisvalid,
+# One index as a row (or a JSON array); keys are column names, or the expression's text (and
+# then `expressions` is true, as it is when the index INCLUDEs other columns).
+_INDEX_FIELDS = r"""i.relname, am.amname, x.indisunique, x.indisvalid,
        obj_description(i.oid, 'pg_class'),
        ARRAY(SELECT CASE WHEN k.n = 0 THEN pg_get_indexdef(x.indexrelid, k.p::int, true)
                          ELSE a.attname::text END
                FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(n, p)
                LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n
               WHERE k.p <= x.indnkeyatts ORDER BY k.p),
-       0 = ANY(x.indkey::int2[]) OR x.indnatts <> x.indnkeyatts, x.indpred IS NOT NULL
-  FROM pg_index x
+       0 = ANY(x.indkey::int2[]) OR x.indnatts <> x.indnkeyatts, x.indpred IS NOT NULL"""
+_INDEX_SOURCE = r"""pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN pg_am am ON am.oid = i.relam
- WHERE x.indrelid IN (SELECT unnest(%(oids)s::oid[]))
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint con
+ WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con
                     WHERE con.conindid = x.indexrelid AND con.conrelid = x.indrelid
                       AND con.contype IN ('p', 'u', 'x'))
-   AND i.relname NOT LIKE 'dbt\_uq\_%%'
- ORDER BY x.indrelid, i.relname
-"""
+   AND i.relname NOT LIKE 'dbt\_uq\_%%'"""
+_INDEXES = ("SELECT x.indrelid, " + _INDEX_FIELDS + "\n  FROM " + _INDEX_SOURCE
+            + "\n   AND x.indrelid IN (SELECT unnest(%(oids)s::oid[]))\n ORDER BY x.indrelid, i.relname")
+# The indexes of the table {oid} as one JSON array, in name order: one more value of a query
+# that reads the whole table at once (dbtable/catalog_details.py).
+INDEXES_JSON = ("(SELECT coalesce(json_agg(json_build_array(" + _INDEX_FIELDS
+                + ") ORDER BY i.relname), '[]')\n  FROM " + _INDEX_SOURCE
+                + "\n   AND x.indrelid = {oid})")
 _HOLDERS = """
-SELECT c.relname, c.relkind::text, t.relname
+SELECT c.relname AS name, c.relkind::text AS kind, t.relname AS indexed
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_index x ON x.indexrelid = c.oid
   LEFT JOIN pg_class t ON t.oid = x.indrelid
  WHERE n.nspname = %(schema)s AND c.relname IN (SELECT unnest(%(names)s::text[]))
 """
+# The same rows as one JSON array, for the names %(holder_names)s (one more value of the query
+# a reconcile reads everything with: dbtable/catalog_snapshot.py).
+HOLDERS_JSON = ("(SELECT coalesce(json_agg(json_build_array(h.name, h.kind, h.indexed)), '[]') FROM ("
+                + _HOLDERS.replace("%(names)s", "%(holder_names)s") + ") h)")
 _KINDS = {"r": "table", "p": "table", "i": "index", "I": "index", "S": "sequence",
           "v": "view", "m": "materialized view", "c": "composite type",
           "f": "foreign table", "t": "TOAST table"}
@@ -47,14 +54,19 @@ _KINDS = {"r": "table", "p": "table", "i": "index", "I": "index", "S": "sequence
 
 def read_indexes(cur: Any, oids: Iterable[int]) -> dict[int, tuple[ActualIndex, ...]]:
     """The indexes of each table (by oid), in name order; one query for any number."""
-    found: dict[int, list[ActualIndex]] = {}
+    found: dict[int, list[list[Any]]] = {}
     cur.execute(_INDEXES, {"oids": list(oids)})
-    for table, name, method, unique, valid, comment, keys, expressions, partial \
-            in cur.fetchall():
-        found.setdefault(table, []).append(ActualIndex(
-            name=name, columns=tuple(keys), method=method, unique=unique, valid=valid,
-            comment=comment, expressions=expressions, partial=partial))
-    return {oid: tuple(indexes) for oid, indexes in found.items()}
+    for table, *row in cur.fetchall():
+        found.setdefault(table, []).append(row)
+    return {oid: parse_indexes(rows) for oid, rows in found.items()}
+
+
+def parse_indexes(rows: Iterable[list[Any]]) -> tuple[ActualIndex, ...]:
+    """Rows of the index fields (or INDEXES_JSON's arrays) as values."""
+    return tuple(ActualIndex(name=name, columns=tuple(keys), method=method, unique=unique,
+                             valid=valid, comment=comment, expressions=expressions,
+                             partial=partial)
+                 for name, method, unique, valid, comment, keys, expressions, partial in rows)
 
 
 def read_name_holders(cur: Any, schema: str, names: Iterable[str], table: str | None,
@@ -64,11 +76,18 @@ def read_name_holders(cur: Any, schema: str, names: Iterable[str], table: str | 
     wanted = sorted(set(names))
     if not wanted:
         return ()
-    mine = set(own)
     cur.execute(_HOLDERS, {"schema": schema, "names": wanted})
+    return name_holders(cur.fetchall(), wanted, table, own)
+
+
+def name_holders(rows: Iterable[list[Any]], names: Iterable[str], table: str | None,
+                 own: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """The rows of _HOLDERS (or HOLDERS_JSON's arrays, read for more names at once) as
+    read_name_holders returns them, for ``names`` only."""
+    wanted, mine = set(names), set(own)
     held = []
-    for name, kind, indexed in cur.fetchall():
-        if indexed is not None and indexed == table and name in mine:
+    for name, kind, indexed in rows:
+        if name not in wanted or (indexed is not None and indexed == table and name in mine):
             continue
         what = _KINDS.get(kind, "relation")
         held.append((name, f"the {what} {name}" + (f" of table {indexed}" if indexed else "")))

@@ -48,17 +48,23 @@ OTHER_CONSTRAINTS_JSON = """(SELECT coalesce(json_agg(json_build_array(oc.connam
 _REFERENCED = """
 SELECT c.relname,
        ARRAY(SELECT a.attname FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
        (SELECT coalesce(json_agg(ARRAY(
                  SELECT a.attname FROM unnest(x.indkey::int2[]) AS k(n)
                    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.n)), '[]')
           FROM pg_index x
          WHERE x.indrelid = c.oid AND x.indisunique AND x.indisvalid AND x.indimmediate
-           AND x.indpred IS NULL AND x.indexprs IS NULL)
+           AND x.indpred IS NULL AND x.indexprs IS NULL) AS keys
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
    AND c.relname IN (SELECT unnest(%(names)s::text[]))
 """
+
+# The same rows as one JSON array, for the names %(referenced)s: one more value of the query
+# a reconcile reads everything with (dbtable/catalog_snapshot.py).
+REFERENCED_JSON = ("(SELECT coalesce(json_agg(json_build_array(r.relname, r.columns, r.keys)), "
+                   "'[]') FROM (" + _REFERENCED.replace("%(names)s", "%(referenced)s")
+                   + ") r)")
 
 # Keys of other tables that reference this one: a DROP TABLE without CASCADE would fail on
 # them (2BP01), and with CASCADE would drop them, which nobody asked for.
@@ -101,9 +107,15 @@ def read_referenced(cur: Any, schema: str, names: Iterable[str]
     if not wanted:
         return ()
     cur.execute(_REFERENCED, {"schema": schema, "names": wanted})
+    return referenced_found(cur.fetchall(), wanted)
+
+
+def referenced_found(rows: Iterable[list[Any]], names: Iterable[str]
+                     ) -> tuple[tuple[str, ReferencedTable | None], ...]:
+    """The rows of _REFERENCED (or REFERENCED_JSON's arrays) as read_referenced returns them."""
     found = {name: ReferencedTable(name, tuple(columns), tuple(tuple(k) for k in keys))
-             for name, columns, keys in cur.fetchall()}
-    return tuple((name, found.get(name)) for name in wanted)
+             for name, columns, keys in rows}
+    return tuple((name, found.get(name)) for name in sorted(set(names)))
 
 
 def read_referencing(cur: Any, schema: str, table: str) -> tuple[str, ...]:
@@ -140,12 +152,16 @@ def count_orphans(cur: Any, schema: str, table: str, columns: tuple[str, ...],
 
 
 def read_key_facts(cur: Any, schema: str, desired: DesiredTable, actual: ActualTable | None,
-                   facts: Facts) -> Facts:
-    """``facts`` plus what the foreign keys need: the referenced tables, and for each key
-    about to be added or validated its orphan rows (or why the types cannot be compared)."""
+                   facts: Facts,
+                   references: tuple[tuple[str, ReferencedTable | None], ...] | None = None
+                   ) -> Facts:
+    """``facts`` plus what the foreign keys need: the referenced tables (``references``, when
+    the caller read them already), and for each key about to be added or validated its orphan
+    rows (or why the types cannot be compared)."""
     if not desired.foreign_keys and (actual is None or not actual.foreign_keys):
         return facts
-    references = read_referenced(cur, schema, referenced_tables(desired))
+    if references is None:
+        references = read_referenced(cur, schema, referenced_tables(desired))
     if actual is None:
         return dataclasses.replace(facts, references=references)
     renames = plan_renames(desired, actual)[0]

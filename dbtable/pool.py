@@ -131,9 +131,15 @@ def _alive(conn: Connection) -> bool:
     if conn.closed:
         return False
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1")
-        conn.rollback()
+        # In autocommit: one round trip, not three (BEGIN, SELECT, ROLLBACK); switching it
+        # on and off sends nothing to the server.
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
         return True
     except (psycopg2.OperationalError, psycopg2.InterfaceError):
         return False

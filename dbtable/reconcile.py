@@ -20,7 +20,9 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
-from dbtable.catalog import read_blocker, read_owned_table, read_table
+from dbtable.batch import Part, send
+from dbtable.catalog import owned_table_query, read_owned_table, tables_found
+from dbtable.catalog_snapshot import Snapshot, parse_snapshot, snapshot_query
 from dbtable.database import DatabaseSettings, is_connection_error
 from dbtable.fk_catalog import read_key_facts, read_referencing
 from dbtable.plan_foreign_keys import refusal_for_error
@@ -31,7 +33,7 @@ from dbtable.render import render
 from dbtable.retype_facts import RECHECKS, retype_candidates
 from dbtable.resolve import resolve_defaults, resolve_types
 from dbtable.unique_operations import CreateUniqueIndex, DropUniqueIndex
-from dbtable.catalog_indexes import read_name_holders
+from dbtable.catalog_indexes import name_holders
 from dbtable.index_operations import CreateIndex, DropFailedIndex
 from dbtable.plan_indexes import index_counts
 from dbtable.plan_uniques import wanted_names
@@ -42,6 +44,10 @@ log = logging.getLogger(__name__)
 # First key of pg_advisory_xact_lock(int, int): "DBT" — keeps our locks apart from others'.
 LOCK_CLASS = 0x444254
 DUPLICATE_TABLE = "42P07"  # a relation of that name exists
+_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
+# A reconcile starts again with every name locked in order when one of its names turns out to
+# sort before one it holds and is busy (dbtable/reconcile.py, _lock_more); the last attempt waits.
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -61,36 +67,47 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
 
     ``repair_only`` (the periodic drift check) applies only additive repairs.
     """
-    with conn, conn.cursor() as cur:
-        _begin(cur, settings, owner)
-        owned = read_owned_table(cur, settings.schema, owner)  # stable: our uid is locked
-        # Who holds the desired name is read under its lock, so another resource cannot take
-        # it between our look and our CREATE or RENAME.
-        _lock_names(cur, {desired.name} | ({owned.name} if owned else set()))
-        plan = _plan(cur, settings.schema, desired, owner, owned)
-        if repair_only:
-            plan = plan_repair(plan)
-        if plan.refused:
-            conn.rollback()
-            return Outcome(plan, (), owned)
-        now, later = plan.first_transaction()
-        if not now or now[0].transactional:
-            try:
-                statements = _execute(conn, cur, Plan(operations=now), settings.schema)
-            except psycopg2.Error as e:
-                refusal = refusal_for_error(e, now)
-                if refusal is None:
-                    raise
-                conn.rollback()  # nothing of the transaction stays
-                return Outcome(Plan(refusals=(refusal,)), (), owned)
+    names = {desired.name}
+    for attempt in range(_ATTEMPTS):
+        with conn, conn.cursor() as cur:
+            # Who holds the desired name is read under its lock, so another resource cannot
+            # take it between our look and our CREATE or RENAME; our table is stable: the
+            # resource is locked.
+            seen = _snapshot(cur, settings, owner, desired, names)
+            more = {seen.owned.name} - names if seen.owned is not None else set()
+            if more and not _lock_more(cur, names, more, wait=attempt == _ATTEMPTS - 1):
+                conn.rollback()  # and again, with every name locked in order from the start
+                names |= more
+                continue
+            plan = _plan(cur, settings.schema, desired, owner, seen)
+            if repair_only:
+                plan = plan_repair(plan)
+            if plan.refused:
+                conn.rollback()
+                return Outcome(plan, (), seen.owned)
+            now, later = plan.first_transaction()
+            if not now or now[0].transactional:
+                try:
+                    statements = _execute(conn, cur, Plan(operations=now), settings.schema,
+                                          then=owned_table_query(settings.schema, owner))
+                except psycopg2.Error as e:
+                    refusal = refusal_for_error(e, now)
+                    if refusal is None:
+                        raise
+                    conn.rollback()  # nothing of the transaction stays
+                    return Outcome(Plan(refusals=(refusal,)), (), seen.owned)
+                # The table as it is now: read in the round trip of the statements, or as read
+                # before planning when there were none.
+                table = (tables_found(cur.fetchall(), settings.schema, owner=owner)[0]
+                         if statements else seen.owned)
+                return Outcome(plan, statements, table, applied=now, pending=later)
+        # CREATE INDEX CONCURRENTLY cannot run in a transaction block: alone, after the
+        # planning transaction has ended, under a session-level lock of the resource instead.
+        statements = _execute_alone(conn, settings, owner, now[0])
+        with conn, conn.cursor() as cur:
             return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
                            applied=now, pending=later)
-    # CREATE INDEX CONCURRENTLY cannot run in a transaction block: alone, after the planning
-    # transaction has ended, under a session-level lock of the resource instead.
-    statements = _execute_alone(conn, settings, owner, now[0])
-    with conn, conn.cursor() as cur:
-        return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
-                       applied=now, pending=later)
+    raise AssertionError("unreachable: the last attempt waits for its locks")
 
 
 def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
@@ -102,14 +119,14 @@ def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
     late deletion of an older one must not drop.
     """
     with conn, conn.cursor() as cur:
-        _begin(cur, settings, owner)
-        owned = read_owned_table(cur, settings.schema, owner)
+        send(cur, *_begin(settings, owner), owned_table_query(settings.schema, owner))
+        owned = tables_found(cur.fetchall(), settings.schema, owner=owner)[0]
         if owned is not None and (owned.owner is None or owned.owner.uid != owner.uid):
             owned = None
         until = None
         referencing: tuple[str, ...] = ()
         if owned is not None:
-            _lock_names(cur, {owned.name})
+            send(cur, *_name_locks({owned.name}))
             referencing = read_referencing(cur, settings.schema, owned.name)
             if retention is not None:
                 cur.execute("SELECT now() + %s", (retention,))
@@ -124,8 +141,7 @@ def execute_locked(conn: Connection, settings: DatabaseSettings, owner: Owner, n
     """Under the locks of ``owner`` and of table ``name``, run the operation ``decide`` picks
     after reading the catalog (e.g. purging a table kept aside); True when one ran."""
     with conn, conn.cursor() as cur:
-        _begin(cur, settings, owner)
-        _lock_names(cur, {name})
+        send(cur, *_begin(settings, owner), *_name_locks({name}))
         operation = decide(cur)
         if operation is None:
             return False
@@ -140,34 +156,44 @@ def preview(conn: Connection | None, settings: DatabaseSettings, desired: Desire
         plan = plan_reconcile(desired, owner, None, None)
         return plan, render(plan.operations, settings.schema)
     with conn, conn.cursor() as cur:
-        cur.execute("SET TRANSACTION READ ONLY")
-        plan = _plan(cur, settings.schema, desired, owner,
-                     read_owned_table(cur, settings.schema, owner))
+        send(cur, "SET TRANSACTION READ ONLY", snapshot_query(settings.schema, owner, desired))
+        seen = parse_snapshot(cur.fetchone(), settings.schema, owner, desired)
+        plan = _plan(cur, settings.schema, desired, owner, seen)
         conn.rollback()
     return plan, render(plan.operations, settings.schema)
 
 
+def _snapshot(cur: Any, settings: DatabaseSettings, owner: Owner, desired: DesiredTable,
+              names: set[str]) -> Snapshot:
+    """Bound every wait, lock the resource and ``names``, and read what the planner needs:
+    one round trip."""
+    send(cur, *_begin(settings, owner), *_name_locks(names),
+         snapshot_query(settings.schema, owner, desired))
+    return parse_snapshot(cur.fetchone(), settings.schema, owner, desired)
+
+
 def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,
-          owned: ActualTable | None) -> Plan:
-    """Ask the server what the spec's types are and what holds the desired name (if it is
-    not our table already), then plan."""
-    desired = resolve_defaults(cur, resolve_types(cur, desired), owned)
+          seen: Snapshot) -> Plan:
+    """Plan from what the snapshot says (the spec's types, our table, what holds the desired
+    name if it is not our table already), reading more only for what the change needs."""
+    owned = seen.owned
+    desired = resolve_defaults(cur, resolve_types(cur, desired, seen.types), owned)
     occupant = blocker = None
     if owned is None or owned.name != desired.name:
-        occupant = read_table(cur, schema, desired.name)
+        occupant = seen.named
         if occupant is None:
-            blocker = read_blocker(cur, schema, desired.name)
+            blocker = seen.blocker
     facts = read_facts(cur, desired, owned) if owned is not None else Facts()
     table = owned or occupant
-    taken = read_name_holders(cur, schema, (i.name for i in desired.indexes),
-                              table.name if table else None,
-                              (i.name for i in table.indexes) if table else ())
+    taken = name_holders(seen.holders, (i.name for i in desired.indexes),
+                         table.name if table else None,
+                         (i.name for i in table.indexes) if table else ())
     own = (*(n for n, _ in table.uniques), *(n for n, _ in table.unique_indexes)) if table else ()
-    uniques_taken = read_name_holders(cur, schema, wanted_names(desired),
-                                      table.name if table else None, own)
+    uniques_taken = name_holders(seen.holders, wanted_names(desired),
+                                 table.name if table else None, own)
     facts = dataclasses.replace(facts, index_names_taken=taken,
                                 unique_names_taken=uniques_taken)
-    facts = read_key_facts(cur, schema, desired, owned, facts)
+    facts = read_key_facts(cur, schema, desired, owned, facts, seen.references)
     return plan_reconcile(desired, owner, owned, occupant, blocker, facts)
 
 
@@ -207,15 +233,14 @@ def _count_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
                                                                       + len(repeats):])))
 
 
-def _begin(cur: object, settings: DatabaseSettings, owner: Owner) -> None:
+def _begin(settings: DatabaseSettings, owner: Owner) -> tuple[Part, Part]:
     """Bound every wait, then serialize work on this resource across operator replicas."""
-    cur.execute("SELECT set_config('lock_timeout', %s, true), "
-                "set_config('statement_timeout', %s, true)",
-                (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms"))
-    # Keyed by namespace/name, not uid: an earlier object of the same resource (a restore, a
-    # re-create) and this one then never work on the table at the same time.
-    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                (LOCK_CLASS, f"resource:{owner}"))
+    return (("SELECT set_config('lock_timeout', %s, true), "
+             "set_config('statement_timeout', %s, true)",
+             (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms")),
+            # Keyed by namespace/name, not uid: an earlier object of the same resource (a
+            # restore, a re-create) and this one then never work on the table at the same time.
+            (_LOCK, (LOCK_CLASS, f"resource:{owner}")))
 
 
 def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
@@ -269,17 +294,30 @@ def _clean_up_after(conn: Connection, cur: Any, operation: Operation, schema: st
     cur.execute(drop)
 
 
-def _lock_names(cur: object, names: set[str]) -> None:
+def _name_locks(names: set[str]) -> list[Part]:
     # Sorted, so two transactions that need the same names never wait on each other in a cycle.
-    for name in sorted(names):
-        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, f"table:{name}"))
+    return [(_LOCK, (LOCK_CLASS, f"table:{name}")) for name in sorted(names)]
 
 
-def _execute(conn: Connection, cur: object, plan: Plan, schema: str) -> tuple[str, ...]:
-    executed: list[str] = []
-    for statement in render(plan.operations, schema):
-        text = statement.as_string(conn)
+def _lock_more(cur: Any, held: set[str], more: set[str], wait: bool) -> bool:
+    """Also lock ``more``; False if that would break the sorted order (a name sorts before
+    one held) and another transaction holds one of them: the caller starts again with all of
+    them. ``wait``: take them whatever the order (the last attempt)."""
+    if wait or min(more) > max(held):
+        send(cur, *_name_locks(more))
+        return True
+    send(cur, ("SELECT bool_and(pg_try_advisory_xact_lock(%s, hashtext(n))) "
+               "FROM unnest(%s::text[]) AS n", (LOCK_CLASS, [f"table:{n}" for n in sorted(more)])))
+    return bool(cur.fetchone()[0])
+
+
+def _execute(conn: Connection, cur: object, plan: Plan, schema: str,
+             then: Part | None = None) -> tuple[str, ...]:
+    """The plan's statements in one round trip, and ``then`` (a query whose rows the caller
+    fetches) after them in the same one; nothing at all when the plan has no statement."""
+    executed = tuple(statement.as_string(conn) for statement in render(plan.operations, schema))
+    for text in executed:
         log.debug("SQL statement: %s;", text)
-        cur.execute(statement)
-        executed.append(text)
-    return tuple(executed)
+    if executed:
+        send(cur, *executed, *((then,) if then is not None else ()))
+    return executed

@@ -31,20 +31,35 @@ SELECT t.oid, pn.nspname, p.proname
   LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
  ORDER BY d.position
 """
+# The same rows as one JSON array, for the type names %(types)s: one more value of the query
+# a reconcile reads everything with (dbtable/catalog_snapshot.py).
+LOOKUP_JSON = """(SELECT coalesce(json_agg(json_build_array(t.oid::bigint, pn.nspname, p.proname)
+                                   ORDER BY d.position), '[]')
+  FROM unnest(%(types)s::text[]) WITH ORDINALITY AS d(name, position)
+  LEFT JOIN pg_type t ON t.oid = to_regtype(d.name)
+  LEFT JOIN pg_proc p ON p.oid = t.typmodin
+  LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace)"""
 _SAVEPOINT = sql.SQL("SAVEPOINT dbt_typmod")
 
 
-def resolve_types(cur: Any, desired: DesiredTable) -> DesiredTable:
-    """``desired`` with each column's ``resolved`` (or ``unresolved``) filled in by the server."""
-    (resolved,) = resolve_tables(cur, [desired])
+def resolve_types(cur: Any, desired: DesiredTable,
+                  found: Sequence[Sequence[Any]] | None = None) -> DesiredTable:
+    """``desired`` with each column's ``resolved`` (or ``unresolved``) filled in by the server.
+    ``found``: LOOKUP_JSON's rows for ``type_names(desired)``, already read with other things."""
+    (resolved,) = resolve_tables(cur, [desired], found)
     return resolved
 
 
-def resolve_tables(cur: Any, tables: Sequence[DesiredTable]) -> list[DesiredTable]:
+def type_names(desired: DesiredTable) -> list[str]:
+    """What LOOKUP_JSON looks up for ``desired``: each distinct type once, in column order."""
+    return [t.lookup for t in _distinct([desired])]
+
+
+def resolve_tables(cur: Any, tables: Sequence[DesiredTable],
+                   found: Sequence[Sequence[Any]] | None = None) -> list[DesiredTable]:
     """Resolve the types of many tables at once (a drift sweep): one lookup query for all
     distinct types, plus one typmod_in call per distinct user-defined type with modifiers."""
-    distinct = list(dict.fromkeys(c.type for table in tables for c in table.columns))
-    answers = _answers(cur, distinct)
+    answers = _answers(cur, _distinct(tables), found)
     # DesiredColumn(...) rather than dataclasses.replace, which costs more per column.
     return [dataclasses.replace(table, columns=tuple(
         DesiredColumn(column.name, column.type, options=column.options,
@@ -96,12 +111,19 @@ def _guarded(cur: Any, query: sql.Composable, params: tuple[Any, ...]
     return value, None
 
 
-def _answers(cur: Any, types: list[ColumnType]) -> dict[ColumnType, dict[str, Any]]:
+def _distinct(tables: Sequence[DesiredTable]) -> list[ColumnType]:
+    return list(dict.fromkeys(c.type for table in tables for c in table.columns))
+
+
+def _answers(cur: Any, types: list[ColumnType], found: Sequence[Sequence[Any]] | None
+             ) -> dict[ColumnType, dict[str, Any]]:
     """For each type, the DesiredColumn fields it resolves to: ``resolved`` or ``unresolved``."""
     if not types:
         return {}
-    cur.execute(_LOOKUP, ([t.lookup for t in types],))
-    return {t: _answer(cur, t, *row) for t, row in zip(types, cur.fetchall())}
+    if found is None:
+        cur.execute(_LOOKUP, ([t.lookup for t in types],))
+        found = cur.fetchall()
+    return {t: _answer(cur, t, *row) for t, row in zip(types, found, strict=True)}
 
 
 def _answer(cur: Any, column_type: ColumnType, oid: int | None, typmodin_schema: str | None,
