@@ -13,7 +13,11 @@ Figures, all on one connection, serially, each reconcile its own transaction:
   * a no-op reconcile (catalog read + plan, nothing executed), with 1 table and with N;
   * an add-column reconcile (one ALTER TABLE ... ADD COLUMN);
   * a 1,600-column table: create, and a no-op reconcile of it;
-and where each reconcile's time goes: every step of reconcile_table is wrapped with a timer.
+and where each reconcile's time goes: every step of reconcile_table is wrapped with a timer;
+and the round trips of one create, one no-op and one add-column reconcile as the handler makes
+them (a pooled connection, its liveness ping included), counted on the wire by a recording
+proxy (tests/support/wire.py) on a connection of their own, so the timings above pay nothing
+for it.
 """
 from __future__ import annotations
 
@@ -30,13 +34,16 @@ import dbtable.reconcile as reconcile_module
 from bench.common import fmt_time, operator_database, seed_spec, summary, table, wide_spec
 from dbtable.database import DatabaseSettings, connect
 from dbtable.model import DesiredTable, Owner
+from dbtable.pool import ConnectionPool
 from dbtable.reconcile import Outcome, reconcile_table
 from dbtable.spec import parse_spec
+from psycopg2.extensions import parse_dsn
+from tests.support.wire import QueryRecorder
 
 NAMESPACE = "bench"
 # The steps of reconcile_table, by the names it calls them in dbtable/reconcile.py.
-STEPS = ("_begin", "read_owned_table", "_lock_names", "resolve_types", "read_table", "plan_reconcile",
-         "_execute")
+STEPS = ("_snapshot", "resolve_types", "resolve_defaults", "read_facts", "read_key_facts",
+         "plan_reconcile", "_execute")
 
 
 class StepTimer:
@@ -179,8 +186,37 @@ def run(url: str, tables: int, repeat: int) -> None:
             row.append(fmt_time(summary(values)[0]) if any(values) else "-")
         rows.append(row)
     print(table(["step"] + labels, rows))
-    print("\n(read_owned_table runs once in a no-op reconcile and twice when something "
-          "is applied;\n read_table only when the table is new or renamed.)")
+    print("\n(_snapshot: the timeouts, the resource's and names' locks and every catalog read "
+          "the plan needs, in one round trip;\n _execute: the statements and the table read "
+          "again, in one round trip, skipped when nothing is applied.)")
+    print("\nRound trips per reconcile, counted on the wire (the handler's path: a pooled "
+          "connection, its ping included)\n")
+    print(table(("reconcile", "round trips", "of which statements of the plan"),
+                count_round_trips(url)))
+
+
+def count_round_trips(url: str) -> list[tuple[str, str, str]]:
+    """One create, one no-op and one add-column reconcile through a recording proxy."""
+    dsn = parse_dsn(url)
+    seed = parse_spec(seed_spec())
+    wider = parse_spec({**seed_spec(), "columns": seed_spec()["columns"] + [{"EXTRA": "text"}]})
+    who = owner("counted")
+    rows = []
+    with QueryRecorder(dsn.get("host") or "127.0.0.1", int(dsn.get("port") or 5432)) as wire:
+        through = DatabaseSettings(url=wire.url_through(url))
+        pool = ConnectionPool(through, size=1)
+        try:
+            with pool.connection():
+                pass  # connected: each reconcile below reuses it, as a handler's would
+            for label, desired in (("create", seed), ("no-op", seed), ("add a column", wider)):
+                wire.take()
+                with pool.connection() as conn:
+                    outcome = reconcile_table(conn, through, desired, who)
+                rows.append((label, str(len(wire.take())), str(len(outcome.statements))))
+        finally:
+            pool.close()
+    return rows
+
 
 
 def main(argv: list[str] | None = None) -> int:
