@@ -11,12 +11,13 @@ typmod_in refuses, are reported on the column without running any DDL.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
+from dbtable.batch import send
 from dbtable.defaults import normalize_catalog_default
 from dbtable.model import ActualTable, DesiredColumn, DesiredTable, TypeIdentity
 from dbtable.types import ColumnType
@@ -75,23 +76,51 @@ def resolve_defaults(cur: Any, desired: DesiredTable,
     Values are parameters and the type the grammar's own SQL; nothing is stored. Columns whose
     type did not resolve are left to that refusal."""
     current = {c.name: c for c in table.columns} if table is not None else {}
-    columns = []
-    for column in desired.columns:
+    wanted: list[tuple[int, DesiredColumn, str, str | None]] = []
+    for position, column in enumerate(desired.columns):
         default = column.options.default
         text = default.as_text() if default is not None else None
         if text is None or column.resolved is None:
-            columns.append(column)
             continue
-        cast = sql.SQL("SELECT CAST(%s AS {})::text").format(column.type.sql())
-        value, error = _guarded(cur, cast, (text,))
         found = next((current[n] for n in (column.name, *column.options.previous_names)
                       if n in current), None)
         now = normalize_catalog_default(found.default) if found is not None else None
-        current_text = _guarded(cur, cast, (now,))[0] if now is not None else None
+        wanted.append((position, column, text, now))
+    if not wanted:
+        return desired
+    answers = _all_at_once(cur, [(column, value) for _, column, text, now in wanted
+                                 for value in (text, now) if value is not None])
+    columns = list(desired.columns)
+    for position, column, text, now in wanted:
+        if answers is not None:
+            value, error = next(answers), None
+            current_text = next(answers) if now is not None else None
+        else:  # one of them is refused: cast one by one, to say which and why
+            cast = sql.SQL("SELECT CAST(%s AS {})::text").format(column.type.sql())
+            value, error = _guarded(cur, cast, (text,))
+            current_text = _guarded(cur, cast, (now,))[0] if now is not None else None
         options = dataclasses.replace(column.options, default_text=value, default_error=error,
                                       current_text=current_text)
-        columns.append(dataclasses.replace(column, options=options))
+        columns[position] = dataclasses.replace(column, options=options)
     return dataclasses.replace(desired, columns=tuple(columns))
+
+
+def _all_at_once(cur: Any, casts: list[tuple[DesiredColumn, str]]) -> Iterator[Any] | None:
+    """Every value cast to its column's type in one round trip (the usual case: none is
+    refused); None when the server refuses any, and then nothing of it stays."""
+    query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+        sql.SQL("CAST(%s AS {})::text").format(column.type.sql()) for column, _ in casts))
+    try:
+        send(cur, _SAVEPOINT.as_string(cur), (query, [value for _, value in casts]))
+        row = cur.fetchone()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        raise
+    except psycopg2.Error:
+        cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT dbt_typmod"))
+        return None
+    # The savepoint is left to the end of the transaction, which releases it: a RELEASE now
+    # would be a round trip of its own, and nothing after it depends on it.
+    return iter(row)
 
 
 def _guarded(cur: Any, query: sql.Composable, params: tuple[Any, ...]

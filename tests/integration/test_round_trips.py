@@ -114,3 +114,16 @@ def test_a_no_op_with_an_index_and_a_foreign_key_reads_them_in_the_same_round_tr
     assert len(outcome.table.indexes) == 1 and len(outcome.table.foreign_keys) == 1
     assert outcome.table.foreign_keys[0].validated
     assert len(queries) <= NO_OP_WITH_KEYS, _said(queries)
+
+
+def test_a_no_op_with_constant_defaults_reads_them_in_one_more_round_trip_at_most(
+        counted: Counted) -> None:
+    """Each constant default, and the table's current one, is cast by the server to compare
+    values (dbtable/resolve.py): all of them in one statement, not three round trips each."""
+    spec = {**seed_spec(), "columnOptions": {
+        "USER_NAME": {"default": "'nobody'"}, "SIGNUP_DATE": {"default": "'2024-01-01'"},
+        "LAST_LOGIN": {"nullable": False, "default": "'2024-01-01 10:00'"}}}
+    counted.reconcile(spec)
+    outcome, queries = counted.reconcile(spec)
+    assert outcome.statements == () and not outcome.pending
+    assert len(queries) <= NO_OP + 1, _said(queries)
