@@ -30,6 +30,8 @@ from dbtable.errors import InvalidSpec
 from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey, DropForeignKey,
                                    MarkForeignKey, RenameForeignKey, ValidateForeignKey)
 from dbtable.failures import MAX_RETRY_DELAY, classify, first_line, retry_delay
+from dbtable.finalizer import (FINALIZER, FinalizerKeeper, FinalizerNotAdded,
+                               deleted_unreleased, is_held)
 from dbtable.model import DeletionPolicy, DesiredTable, Owner
 from dbtable.plan import (AddColumn, AddPrimaryKey, CreateTable, DropPrimaryKey, DropTable,
                           MarkOwned, MarkRetained, Plan, ReclaimTable, RenameTable, Unmark)
@@ -49,7 +51,6 @@ from dbtable.status_publisher import StatusPublisher
 from dbtable.sweep import DRIFT_ANNOTATION, PARK, park_table, reconcile_pending, sweep_forever
 
 GROUP, VERSION, PLURAL = "kopf.demo", "v1", "databasetables"
-FINALIZER = "kopf.demo/database-table-operator"
 
 # Event reasons for applied operations, as `kubectl describe` shows them.
 EVENT_REASONS: dict[type, str] = {
@@ -115,8 +116,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
 @kopf.on.startup()
 async def start_status_publisher(settings: kopf.OperatorSettings, memo: kopf.Memo,
                                  **_: Any) -> None:
-    """Lets a handler publish Reconciling before each step of a change (see _converge)."""
+    """Lets a handler publish Reconciling before each step of a change (see _converge), and
+    put our finalizer on the object before it touches the database (_holds_finalizer)."""
     memo.publish_status = StatusPublisher(asyncio.get_running_loop(), settings)
+    memo.keep_finalizer = FinalizerKeeper(asyncio.get_running_loop(), settings)
 
 
 @kopf.on.login()
@@ -230,6 +233,8 @@ async def probe_workers(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
 def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
               retry: int, logger: logging.Logger, **_: Any) -> None:
     """Create, resume and update are one level-triggered reconcile: catalog → plan → apply."""
+    if not _holds_finalizer(body, memo, retry, logger):
+        return
     _converge(body, status, patch, memo, retry, logger, repair_only=False)
 
 
@@ -272,6 +277,8 @@ def repair_drift(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: 
     if not subject.settled(own_retry=retry > 0):
         logger.info("Drift check skipped: the resource's own handlers are not done yet.")
         return
+    if not _holds_finalizer(body, memo, retry, logger):
+        return
     if subject.in_conflict() and body.metadata.annotations.get(DRIFT_ANNOTATION, "").startswith(
             PARK):
         _step_aside(body, memo, logger)
@@ -289,6 +296,24 @@ def _step_aside(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger) -> Non
         logger.warning("Could not step aside for a swap of names: %s", first_line(e))
         return
     _announce(body, plan, logger)
+
+
+def _holds_finalizer(body: kopf.Body, memo: kopf.Memo, retry: int,
+                     logger: logging.Logger) -> bool:
+    """Our finalizer is on the object before any DDL (added now if need be, see
+    dbtable/finalizer.py), so no table exists that a deletion could leave behind. False: the
+    object is being deleted or gone, and nothing is created for it."""
+    if is_held(body):
+        return True  # every call after the first: no hop to the loop
+    try:
+        held = memo.keep_finalizer(body)
+    except FinalizerNotAdded as e:
+        delay = retry_delay(retry)
+        logger.warning("%s; retrying in %ss.", e, delay)
+        raise kopf.TemporaryError(str(e), delay=delay) from None
+    if not held:
+        logger.info("The resource is being deleted: nothing is created for it.")
+    return held
 
 
 def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
@@ -366,10 +391,29 @@ def _says_ready(status: kopf.Status, body: kopf.Body) -> bool:
         and ready.get("observedGeneration") == body.meta.get("generation")
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup")
+# Gated on our finalizer: Kopf then neither adds it in a cycle of its own (which would hold
+# the create handler back until that PATCH came back as a watch event) nor removes it while
+# the resource lives; the handlers that write add it first (_holds_finalizer).
+@kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", when=is_held)
 def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
             memo: kopf.Memo, retry: int, logger: logging.Logger, **_: Any) -> None:
     """Drop the table (deletionPolicy Drop) or release it (Retain); retried until it works."""
+    _release(body, spec, status, patch, memo, retry, logger)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, id="deleted-unreleased", when=deleted_unreleased)
+def cleanup_after_racing_delete(body: kopf.Body, spec: kopf.Spec, memo: kopf.Memo,
+                                logger: logging.Logger, **_: Any) -> None:
+    """The object went without its cleanup (see dbtable.finalizer.deleted_unreleased): do it
+    now, as the delete handler would have. Kopf delivers this event to the object's worker
+    after its create handler returned, so the table it made is there to drop. Not retried:
+    a failure is logged and reported as a Warning Event."""
+    logger.warning("Deleted without its cleanup (a delete raced the finalizer): cleaning up.")
+    _release(body, spec, {}, kopf.Patch(), memo, 0, logger)
+
+
+def _release(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
+             memo: kopf.Memo, retry: int, logger: logging.Logger) -> None:
     report = reporter(body, status, patch, memo)
     raw_policy = spec.get("deletionPolicy")
     try:

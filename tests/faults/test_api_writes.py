@@ -90,8 +90,8 @@ def is_ready(obj: dict[str, Any]) -> bool:
 
 def test_a_create_costs_the_finalizer_patch_and_one_patch_with_the_status(
         namespace: Namespace, start_operator, watch) -> None:
-    """Kopf adds its finalizer before any handler runs (one write); the handler's status and
-    Kopf's record of what it handled then go in ONE write, not one each."""
+    """The handler adds our finalizer before it touches the database (one write); its status
+    and Kopf's record of what it handled then go in ONE write, not one each."""
     start_operator("container")
     seen = watch()
     for name in NAMES:

@@ -86,7 +86,9 @@ def body(spec: dict[str, Any], status: dict[str, Any] | None = None, generation:
          uid: str = "9d0c3f7e-0000-4000-8000-000000000001") -> kopf.Body:
     return kopf.Body({"apiVersion": "kopf.demo/v1", "kind": "DatabaseTable",
                       "metadata": {"namespace": "default", "name": "things", "uid": uid,
-                                   "generation": generation},
+                                   "generation": generation,
+                                   # As the handler finds it after its first call added it.
+                                   "finalizers": [operator.FINALIZER]},
                       "spec": spec, "status": status or {}})
 
 
