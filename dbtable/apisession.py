@@ -22,6 +22,11 @@ import kopf
 # bench_burst: with 30, a burst of 2,000 waited in line (p50 create→Ready 13.5 s against 2.8 s
 # with 100); 100 held 8 MB more than 64 after a burst of 1,000.
 DEFAULT_CONNECTIONS = 64
+# An idle connection is closed after this long (aiohttp's default: 15 s, checked every 15 s).
+# Each holds a 256 KiB read buffer and its TLS state: after a burst the operator would keep them
+# all (64, about 20 MB) for 15 to 30 s; dbtable/heap.py hands the memory back once they close.
+# Within a burst they never idle this long; between bursts a request may pay a new handshake.
+IDLE_CONNECTION_S = 2.0
 MIN_CONNECTIONS = 4  # a watch, and room for requests beside it
 
 
@@ -50,7 +55,8 @@ def limited_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSessio
     Must run in the operator's event loop (an async login handler): the session binds to it.
     """
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
+        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=IDLE_CONNECTION_S,
+                                       ssl=info.as_ssl_context()),
         headers=info.as_http_headers(),
         proxy=info.proxy_url,
         trust_env=info.trust_env,

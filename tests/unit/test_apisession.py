@@ -7,9 +7,8 @@ import datetime
 import kopf
 import pytest
 
-from dbtable.apisession import (DEFAULT_CONNECTIONS, InvalidConnectionLimit, connection_limit,
-                                in_cluster_server,
-                                limited_session)
+from dbtable.apisession import (DEFAULT_CONNECTIONS, IDLE_CONNECTION_S, InvalidConnectionLimit,
+                                connection_limit, in_cluster_server, limited_session)
 
 
 @pytest.mark.parametrize("raw, limit", [(None, DEFAULT_CONNECTIONS), ("", DEFAULT_CONNECTIONS),
@@ -31,14 +30,16 @@ def test_the_session_carries_kopfs_credentials_and_the_limit() -> None:
                                default_namespace="ns", priority=7, expiration=expires,
                                insecure=True)
 
-    async def build() -> tuple[kopf.AiohttpSession, int]:
+    async def build() -> tuple[kopf.AiohttpSession, int, float]:
         made = limited_session(info, 12)
-        limit = made.aiohttp_session.connector.limit
+        connector = made.aiohttp_session.connector
+        limit, idle = connector.limit, connector._keepalive_timeout  # aiohttp has no getter
         await made.aiohttp_session.close()
-        return made, limit
+        return made, limit, idle
 
-    made, limit = asyncio.run(build())
+    made, limit, idle = asyncio.run(build())
     assert limit == 12
+    assert idle == IDLE_CONNECTION_S  # idle connections closed soon after a burst
     assert (made.server, made.default_namespace, made.priority, made.expiration) == (
         "https://127.0.0.1:6443", "ns", 7, expires)
     assert made.aiohttp_session.headers["Authorization"] == "Bearer s3cret"
