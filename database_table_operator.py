@@ -99,7 +99,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     workers = int(os.environ.get("DBT_WORKERS", "4"))
     settings.execution.max_workers = workers
     try:
-        memo.api_connections = limit_from_env()  # for the login handler's session
+        limit_from_env()  # checked now, read again by the login handler
     except InvalidConnectionLimit as e:  # a setting only a restart fixes: stop, saying which
         raise kopf.PermanentError(str(e)) from None
     database = settings_from_env()
@@ -135,8 +135,8 @@ async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
     """
     loop = asyncio.get_running_loop()
     info = await loop.run_in_executor(None, functools.partial(credentials, **kwargs))
-    # Kopf logs in only once the startup handlers are done: configure() has read the limit.
-    return limited_session(info, kwargs["memo"].api_connections) if info is not None else None
+    # Kopf logs in only once the startup handlers are done: configure() has checked the limit.
+    return limited_session(info, limit_from_env()) if info is not None else None
 
 
 def credentials(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -169,7 +169,8 @@ async def start_purging(memo: kopf.Memo, logger: logging.Logger, **_: Any) -> No
     except InvalidRetention as e:  # a setting only a restart fixes: stop, saying which
         raise kopf.PermanentError(str(e)) from None
     if memo.retention is not None:
-        memo.purging = asyncio.create_task(_purge_forever(memo, logger))
+        _background(memo).append(asyncio.create_task(_purge_forever(memo, logger),
+                                                     name="purge"))
 
 
 async def _purge_forever(memo: kopf.Memo, logger: logging.Logger) -> None:
@@ -188,21 +189,20 @@ def _purge_once(memo: kopf.Memo) -> None:
         purge_expired(conn, memo.database)
 
 
-@kopf.on.cleanup(id="stop-drift-sweep")
-async def stop_drift_sweep(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the sweep (and the heap trim beside it) before the pool it uses is closed."""
-    if "sweeper" in memo:
-        memo.sweeper.cancel()
-        await asyncio.gather(memo.sweeper, return_exceptions=True)
+def _background(memo: kopf.Memo) -> list[asyncio.Task[None]]:
+    """The operator-wide tasks, under one memo key: Kopf gives every resource a shallow copy
+    of the memo, and past 10 keys each copy doubles (296 to 488 bytes: 2 MB at 10,000)."""
+    tasks: list[asyncio.Task[None]] = memo.setdefault("background", [])
+    return tasks
 
 
-@kopf.on.cleanup(id="stop-purging")
-async def stop_purging(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the purge of retained tables before the pool it uses is closed (in the event
-    loop: a task is cancelled from its own loop's thread)."""
-    if "purging" in memo:
-        memo.purging.cancel()
-        await asyncio.gather(memo.purging, return_exceptions=True)
+@kopf.on.cleanup(id="stop-background")
+async def stop_background(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the drift sweep, the heap trim and the purge of retained tables before the pool
+    they use is closed (in the event loop: a task is cancelled from its own loop's thread)."""
+    for task in memo.get("background", ()):
+        task.cancel()
+    await asyncio.gather(*memo.get("background", ()), return_exceptions=True)
 
 
 @kopf.on.cleanup()
@@ -259,14 +259,11 @@ async def start_drift_sweep(settings: kopf.OperatorSettings, memo: kopf.Memo,
                             tables: kopf.Index[None, Subject], logger: logging.Logger,
                             **_: Any) -> None:
     """One background sweep for all tables, instead of a timer per resource; beside it, the
-    heap handed back to the system once a burst is over (dbtable/heap.py).
-
-    Both under one memo key: Kopf gives every resource a copy of the memo, and past 10 keys
-    each copy doubles (296 to 488 bytes, 2 MB at 10,000 resources)."""
+    heap handed back to the system once a burst is over (dbtable/heap.py)."""
     memo.progress_storage = settings.persistence.progress_storage
-    memo.sweeper = asyncio.gather(
-        asyncio.create_task(sweep_forever(tables, memo, settings, logger), name="drift sweep"),
-        asyncio.create_task(trim_when_quiet(logger), name="heap trim"))
+    _background(memo).append(asyncio.create_task(sweep_forever(tables, memo, settings, logger),
+                                                 name="drift sweep"))
+    _background(memo).append(asyncio.create_task(trim_when_quiet(logger), name="heap trim"))
 
 
 @kopf.on.update(GROUP, VERSION, PLURAL, id="drift",
