@@ -129,7 +129,7 @@ def grow(pool: OneConnectionPool, settings: DatabaseSettings, index: dict[str, l
 
 
 # The steps of one sweep (dbtable/sweep.py's check), timed by wrapping them.
-STEPS = ("read_managed_tables", "resolve_all", "find_drift")
+STEPS = ("read_managed_tables", "resolve_all", "judge_all")
 
 
 @contextlib.contextmanager

@@ -184,13 +184,27 @@ class _Lookup:
                 self.by_owner.setdefault(key, []).append(table)
 
 
+Key = tuple[str, str]  # (namespace, name): what an ownership marker names
+# A resource in Conflict waiting for the holder of the name it wants: (it, the holder).
+Waits = dict[Key, tuple[Subject, Key]]
+
+
 def find_drift(subjects: Iterable[Subject], catalog: CatalogSnapshot,
                parse: Callable[[Subject], DesiredTable] | None = None) -> list[Finding]:
     """The settled resources whose status no longer describes their table."""
+    findings, waits = judge_all(subjects, catalog, parse)
+    return findings + find_swaps(waits)
+
+
+def judge_all(subjects: Iterable[Subject], catalog: CatalogSnapshot,
+              parse: Callable[[Subject], DesiredTable] | None = None
+              ) -> tuple[list[Finding], Waits]:
+    """``find_drift`` for some of the resources (the catalog read for them): the findings,
+    and who waits for whom, for ``find_swaps`` over all of them."""
     parse = parse or parse_subject
     lookup = _Lookup(catalog)
     findings: list[Finding] = []
-    stuck: dict[tuple[str, str], tuple[Subject, DesiredTable]] = {}
+    waits: Waits = {}
     for subject in subjects:
         if not subject.settled():
             continue
@@ -202,23 +216,28 @@ def find_drift(subjects: Iterable[Subject], catalog: CatalogSnapshot,
         if why is not None:
             findings.append(Finding(subject, why))
         elif subject.in_conflict():
-            stuck[(subject.namespace, subject.name)] = (subject, desired)
-    return findings + find_swaps(stuck, lookup)
+            holder = _waits_for(subject, desired, lookup)
+            if holder is not None:
+                waits[(subject.namespace, subject.name)] = (subject, holder)
+    return findings, waits
 
 
-def find_swaps(stuck: Mapping[tuple[str, str], tuple[Subject, DesiredTable]],
-               lookup: "_Lookup") -> list[Finding]:
+def _waits_for(subject: Subject, desired: DesiredTable, lookup: "_Lookup") -> Key | None:
+    """Whose table holds the name this resource (with a table of its own) wants."""
+    mine = lookup.by_owner.get((subject.namespace, subject.name), [])
+    holder = lookup.by_name.get(desired.name)
+    if len(mine) == 1 and mine[0].name != desired.name and holder is not None \
+            and holder.owner is not None:
+        return (holder.owner.namespace, holder.owner.name)
+    return None
+
+
+def find_swaps(waits: Mapping[Key, tuple[Subject, Key]]) -> list[Finding]:
     """Resources refused as a Conflict that wait on each other in a cycle (A wants B's name,
     B wants A's): nobody's name will ever free up, so one of each cycle steps aside."""
-    waits_for: dict[tuple[str, str], tuple[str, str]] = {}
-    for key, (subject, desired) in stuck.items():
-        mine = lookup.by_owner.get(key, [])
-        holder = lookup.by_name.get(desired.name)
-        if len(mine) == 1 and mine[0].name != desired.name and holder is not None \
-                and holder.owner is not None:
-            waits_for[key] = (holder.owner.namespace, holder.owner.name)
+    waits_for = {key: holder for key, (_, holder) in waits.items()}
     parking: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[Key] = set()
     for start in sorted(waits_for):
         path, key = [], start
         while key in waits_for and key not in path and key not in seen:
@@ -229,7 +248,7 @@ def find_swaps(stuck: Mapping[tuple[str, str], tuple[Subject, DesiredTable]],
             cycle = path[path.index(key):]
             first = min(cycle)
             others = ", ".join(f"{ns}/{name}" for ns, name in cycle if (ns, name) != first)
-            parking.append(Finding(stuck[first][0], f"swapping names with {others}",
+            parking.append(Finding(waits[first][0], f"swapping names with {others}",
                                    park=True))
     return parking
 

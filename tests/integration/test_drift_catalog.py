@@ -127,11 +127,11 @@ def test_sweep_check_resolves_types_like_a_reconcile_and_finds_nothing_in_sync(
                                                       for n in range(3)]]
     pool = ConnectionPool(settings, 1)
     try:
-        assert check(pool, settings.schema, subjects, SpecCache(), only_conflicts=False) == []
+        assert check(pool, settings.schema, subjects, SpecCache()) == []
         with conn, conn.cursor() as cur:
             cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN mood").format(
                 sql.Identifier(settings.schema, "typed")))
-        [finding] = check(pool, settings.schema, subjects, SpecCache(), only_conflicts=False)
+        [finding] = check(pool, settings.schema, subjects, SpecCache())
         assert finding.subject.name == "typed"
         assert finding.why == f"would apply: added column mood {settings.schema}.mood to typed"
     finally:
@@ -166,7 +166,7 @@ def test_between_full_sweeps_only_the_conflicts_parsed_specs_are_kept(conn, sett
     pool = ConnectionPool(settings, 1)
     kopf_settings = kopf.OperatorSettings()
     try:
-        [news] = check(pool, settings.schema, [conflicted("old")], SpecCache(), False)
+        [news] = check(pool, settings.schema, [conflicted("old")], SpecCache())
         stuck = conflicted(news.why.removeprefix("refused for a new reason: "))
         index = {None: settled + [stuck]}
         memo = SimpleNamespace(pool=pool, database=settings)
@@ -188,3 +188,43 @@ def test_between_full_sweeps_only_the_conflicts_parsed_specs_are_kept(conn, sett
     finally:
         kopf_settings.execution.executor.shutdown()
         pool.close()
+
+
+def test_a_sweep_in_chunks_finds_what_one_read_finds_a_swap_across_chunks_too(
+        conn, settings) -> None:
+    """A sweep reads and compares 1,000 resources at a time (bounded memory at 10,000); who
+    waits for whom is gathered over all chunks, so a swap of names split between two chunks
+    is still found."""
+    from dbtable.pool import ConnectionPool
+    from dbtable.sweep import SpecCache, check
+
+    left, right, drifted = owner(1), owner(2), owner(3)
+    for n, who in ((1, left), (2, right), (3, drifted)):
+        reconcile_table(conn, settings, parse_spec(spec(n)), who)
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN at").format(
+            sql.Identifier(settings.schema, "t3")))
+
+    def refused(who: Owner, wants: int, message: str) -> Subject:
+        return Subject.of(who.namespace, who.name, who.uid, 2, spec(wants),
+                          observed_generation=2,
+                          ready=ReadyCondition("False", "Conflict", message, 2))
+
+    pool = ConnectionPool(settings, 1)
+    try:
+        news = check(pool, settings.schema, [refused(left, 2, "?"), refused(right, 1, "?")],
+                     SpecCache())
+        said = {f.subject.name: f.why.removeprefix("refused for a new reason: ") for f in news}
+        subjects = [refused(left, 2, said["t1"]),
+                    Subject.of(drifted.namespace, drifted.name, drifted.uid, 1, spec(3),
+                               observed_generation=1,
+                               ready=ReadyCondition("True", "Reconciled", "", 1)),
+                    refused(right, 1, said["t2"])]
+        whole = check(pool, settings.schema, subjects, SpecCache())
+        chunked = check(pool, settings.schema, subjects, SpecCache(), chunk=1)
+    finally:
+        pool.close()
+    seen = [(f.subject.name, f.why, f.park) for f in whole]
+    assert seen == [(f.subject.name, f.why, f.park) for f in chunked]
+    assert seen == [("t3", "would apply: added column at timestamp with time zone to t3", False),
+                    ("t1", "swapping names with default/t2", True)]
