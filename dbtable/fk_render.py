@@ -10,7 +10,7 @@ from psycopg2 import sql
 from dbtable.fk_model import FK_MARKER, FkAction
 from dbtable.fk_operations import (AddForeignKey, DropForeignKey, MarkForeignKey,
                                    RenameForeignKey, ValidateForeignKey)
-from dbtable.render import _names, _render, _table
+from dbtable.render import _names, _render, _table, alter_table
 
 
 def _action(event: str, action: FkAction) -> sql.Composable:
@@ -21,12 +21,11 @@ def _action(event: str, action: FkAction) -> sql.Composable:
 def _(op: AddForeignKey, schema: str) -> sql.Composed:
     # Also AddValidForeignKey (a table created in the same transaction: nothing to validate).
     key = op.key
-    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{}"
-                   ).format(_table(schema, op.table), sql.Identifier(key.name),
-                            _names(key.columns), _table(schema, key.ref_table),
-                            _names(key.ref_columns), _action("DELETE", key.on_delete),
-                            _action("UPDATE", key.on_update),
-                            sql.SQL(" NOT VALID" if op.not_valid else ""))
+    return alter_table(schema, op.table,
+                       "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{}", key.name, _names(key.columns), _table(schema, key.ref_table),
+                       _names(key.ref_columns), _action("DELETE", key.on_delete),
+                       _action("UPDATE", key.on_update),
+                       sql.SQL(" NOT VALID" if op.not_valid else ""))
 
 
 @_render.register
@@ -37,18 +36,15 @@ def _(op: MarkForeignKey, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: ValidateForeignKey, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-        _table(schema, op.table), sql.Identifier(op.name))
+    return alter_table(schema, op.table, "VALIDATE CONSTRAINT {}", op.name)
 
 
 @_render.register
 def _(op: DropForeignKey, schema: str) -> sql.Composed:
     # Never CASCADE: nothing else depends on a foreign key constraint of this table.
-    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-        _table(schema, op.table), sql.Identifier(op.name))
+    return alter_table(schema, op.table, "DROP CONSTRAINT {}", op.name)
 
 
 @_render.register
 def _(op: RenameForeignKey, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.new_name))
+    return alter_table(schema, op.table, "RENAME CONSTRAINT {} TO {}", op.name, op.new_name)

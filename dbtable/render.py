@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import singledispatch
+from typing import LiteralString
 
 from psycopg2 import sql
 from psycopg2.extensions import adapt
@@ -32,6 +33,15 @@ def render(operations: Iterable[Operation], schema: str) -> list[sql.Composed]:
 
 def _table(schema: str, name: str) -> sql.Identifier:
     return sql.Identifier(schema, name)
+
+
+def alter_table(schema: str, table: str, action: LiteralString, *parts: str | sql.Composable
+                ) -> sql.Composed:
+    """``ALTER TABLE schema.table action``. ``action`` is constant SQL written in this package
+    (a literal, as its type says), with a ``{}`` for each of ``parts``: a name (a str, always
+    quoted as an Identifier) or SQL composed the same way."""
+    return sql.SQL("ALTER TABLE {} " + action).format(
+        _table(schema, table), *(sql.Identifier(p) if isinstance(p, str) else p for p in parts))
 
 
 def _names(names: Iterable[str]) -> sql.Composed:
@@ -64,32 +74,28 @@ def _(op: CreateTable, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: RenameTable, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} RENAME TO {}").format(_table(schema, op.table),
-                                                         sql.Identifier(op.new_name))
+    return alter_table(schema, op.table, "RENAME TO {}", op.new_name)
 
 
 @_render.register
 def _(op: AddColumn, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
-        _table(schema, op.table), _column(op.column, op.not_null, op.default))
+    return alter_table(schema, op.table, "ADD COLUMN {}",
+                       _column(op.column, op.not_null, op.default))
 
 
 def _alter_column(schema: str, table: str, column: str, action: sql.Composable) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ALTER COLUMN {} {}").format(
-        _table(schema, table), sql.Identifier(column), action)
+    return alter_table(schema, table, "ALTER COLUMN {} {}", column, action)
 
 
 @_render.register
 def _(op: RenameColumn, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(
-        _table(schema, op.table), sql.Identifier(op.old_name), sql.Identifier(op.new_name))
+    return alter_table(schema, op.table, "RENAME COLUMN {} TO {}", op.old_name, op.new_name)
 
 
 @_render.register
 def _(op: DropColumn, schema: str) -> sql.Composed:
     # No CASCADE: a view that uses the column makes the drop fail instead of vanishing too.
-    return sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(_table(schema, op.table),
-                                                           sql.Identifier(op.column))
+    return alter_table(schema, op.table, "DROP COLUMN {}", op.column)
 
 
 @_render.register
@@ -115,32 +121,28 @@ def _(op: SetNotNull, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: AddNotNullCheck, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID").format(
-        _table(schema, op.table), sql.Identifier(op.constraint), sql.Identifier(op.column))
+    return alter_table(schema, op.table, "ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
+                       op.constraint, op.column)
 
 
 @_render.register
 def _(op: ValidateNotNullCheck, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-        _table(schema, op.table), sql.Identifier(op.constraint))
+    return alter_table(schema, op.table, "VALIDATE CONSTRAINT {}", op.constraint)
 
 
 @_render.register
 def _(op: DropNotNullCheck, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-        _table(schema, op.table), sql.Identifier(op.constraint))
+    return alter_table(schema, op.table, "DROP CONSTRAINT {}", op.constraint)
 
 
 @_render.register
 def _(op: DropPrimaryKey, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_table(schema, op.table),
-                                                               sql.Identifier(op.constraint))
+    return alter_table(schema, op.table, "DROP CONSTRAINT {}", op.constraint)
 
 
 @_render.register
 def _(op: AddPrimaryKey, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(_table(schema, op.table),
-                                                                 _names(op.columns))
+    return alter_table(schema, op.table, "ADD PRIMARY KEY ({})", _names(op.columns))
 
 
 @_render.register
@@ -174,38 +176,39 @@ def _(op: CreateUniqueIndex, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: AttachUniqueConstraint, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
-        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.index_name))
+    return alter_table(schema, op.table, "ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                       op.name, op.index_name)
 
 
 @_render.register
 def _(op: AddUniqueWithTable, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
-        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.column))
+    return alter_table(schema, op.table, "ADD CONSTRAINT {} UNIQUE ({})", op.name, op.column)
 
 
 @_render.register
 def _(op: RenameUniqueConstraint, schema: str) -> sql.Composed:
     # RENAME CONSTRAINT renames the constraint's index with it.
-    return sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-        _table(schema, op.table), sql.Identifier(op.name), sql.Identifier(op.new_name))
+    return alter_table(schema, op.table, "RENAME CONSTRAINT {} TO {}", op.name, op.new_name)
 
 
 @_render.register
 def _(op: DropUniqueConstraint, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_table(schema, op.table),
-                                                               sql.Identifier(op.name))
+    return alter_table(schema, op.table, "DROP CONSTRAINT {}", op.name)
+
+
+def drop_index(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, name))
 
 
 @_render.register
 def _(op: DropUniqueIndex, schema: str) -> sql.Composed:
-    return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, op.name))
+    return drop_index(schema, op.name)
 
 
 @_render.register
 def _(op: RenameNotNullCheck, schema: str) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-        _table(schema, op.table), sql.Identifier(op.old_name), sql.Identifier(op.new_name))
+    return alter_table(schema, op.table, "RENAME CONSTRAINT {} TO {}", op.old_name, op.new_name)
+
 
 @_render.register
 def _(op: WidenColumnType, schema: str) -> sql.Composed:

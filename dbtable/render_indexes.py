@@ -10,7 +10,7 @@ from psycopg2 import sql
 from dbtable.index_model import INDEX_MARKER, METHODS
 from dbtable.index_operations import (CreateIndex, DropFailedIndex, DropIndex, MarkIndex,
                                       RenameIndex)
-from dbtable.render import _names, _render, _table
+from dbtable.render import _names, _render, _table, drop_index
 
 _METHODS = {method: sql.SQL(method) for method in METHODS}
 
@@ -41,8 +41,7 @@ def _(op: RenameIndex, schema: str) -> sql.Composed:
 
 @_render.register
 def _(op: DropIndex | DropFailedIndex, schema: str) -> sql.Composed:
-    return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-        sql.Identifier(schema, op.name))
+    return drop_index(schema, op.name)
 
 
 def duplicate_count(columns: tuple[str, ...]) -> sql.Composed:
