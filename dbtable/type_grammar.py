@@ -2,6 +2,9 @@
 generated from the same limits (pure; see dbtable/types.py for the whole picture)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from dbtable.column_type import ColumnType, quote_identifier
 from dbtable.names import MAX_IDENTIFIER_LENGTH
 from dbtable.type_builtins import BUILTIN_RULES, check_range
@@ -9,6 +12,8 @@ from dbtable.type_tokens import Token, tokenize
 from dbtable.type_words import (CLAUSE_WORDS, MAX_ARRAY_BOUND, MAX_ARRAY_DIMENSIONS,
                                 MAX_NUMBER_DIGITS, MAX_TYPE_LENGTH, MAX_USER_TYPE_MODIFIERS,
                                 RESERVED_KEY_WORDS, TypeSyntaxError)
+
+_Item = TypeVar("_Item")
 
 
 class Parser:
@@ -129,34 +134,43 @@ class Parser:
     def _parse_user_modifiers(self, type_name: str) -> tuple[int | str, ...]:
         """``(1536)`` or ``(Point, 4326)``: numbers and plain names, which PostgreSQL hands to the
         type's typmod_in; whether the type takes them, and these, only the server can say."""
-        token = self.peek()
-        if token is None or token.kind != "(":
-            return ()
-        self.advance()
-        values: list[int | str] = []
-        while True:
-            token = self.peek()
-            if token is not None and token.kind == "number":
-                values.append(int(self.advance().text))
-            elif token is not None and token.kind == "word" and "." not in token.text:
-                values.append(self._modifier_name(self.advance().text))
-            else:
-                raise self.fail_expected("a number or a name")
-            token = self.peek()
-            if token is not None and token.kind == ",":
-                self.advance()
-                continue
-            if token is not None and token.kind == ")":
-                self.advance()
-                break
-            if token is None:
-                raise TypeSyntaxError(f"is missing a closing ')' after {self.consumed()!r}")
-            raise self.fail_expected("',' or a closing ')'")
+        values = self._parenthesized(self._user_modifier)
         if len(values) > MAX_USER_TYPE_MODIFIERS:
             raise TypeSyntaxError(
                 f"gives {type_name!r} {len(values)} modifiers; at most "
                 f"{MAX_USER_TYPE_MODIFIERS} are allowed")
         return tuple(values)
+
+    def _user_modifier(self) -> int | str:
+        token = self.peek()
+        if token is not None and token.kind == "number":
+            return int(self.advance().text)
+        if token is not None and token.kind == "word" and "." not in token.text:
+            return self._modifier_name(self.advance().text)
+        raise self.fail_expected("a number or a name")
+
+    def _number(self) -> int:
+        token = self.peek()
+        if token is None or token.kind != "number":
+            raise self.fail_expected("a number")
+        return int(self.advance().text)
+
+    def _parenthesized(self, item: Callable[[], _Item]) -> list[_Item]:
+        """``(item[, item...])`` when a ``(`` follows, each read by ``item``; else nothing."""
+        token = self.peek()
+        if token is None or token.kind != "(":
+            return []
+        self.advance()
+        values = [item()]
+        while (token := self.peek()) is not None and token.kind == ",":
+            self.advance()
+            values.append(item())
+        if token is not None and token.kind == ")":
+            self.advance()
+            return values
+        if token is None:
+            raise TypeSyntaxError(f"is missing a closing ')' after {self.consumed()!r}")
+        raise self.fail_expected("',' or a closing ')'")
 
     @staticmethod
     def _modifier_name(text: str) -> str:
@@ -211,26 +225,7 @@ class Parser:
 
     def parse_modifiers(self, label: str, names: tuple[str, ...]) -> tuple[int, ...]:
         """An optional ``(n[, n...])`` list with at most ``len(names)`` entries."""
-        token = self.peek()
-        if token is None or token.kind != "(":
-            return ()
-        self.advance()
-        values: list[int] = []
-        while True:
-            token = self.peek()
-            if token is None or token.kind != "number":
-                raise self.fail_expected("a number")
-            values.append(int(self.advance().text))
-            token = self.peek()
-            if token is not None and token.kind == ",":
-                self.advance()
-                continue
-            if token is not None and token.kind == ")":
-                self.advance()
-                break
-            if token is None:
-                raise TypeSyntaxError(f"is missing a closing ')' after {self.consumed()!r}")
-            raise self.fail_expected("',' or a closing ')'")
+        values = self._parenthesized(self._number)
         if len(values) > len(names):
             takes = " and ".join(names)
             plural = "modifier" if len(names) == 1 else "modifiers"
