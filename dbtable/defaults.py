@@ -57,8 +57,8 @@ def _caseless(word: str) -> str:
 
 _WORDS = "|".join(_caseless(w) for w in sorted(_SQL, key=len, reverse=True))
 # The admission pattern (crd.yaml) is exactly the grammar: the API server refuses everything
-# the parser would refuse, with the pattern in its message. tests/unit/test_manifests.py keeps
-# the two equal.
+# the parser would refuse, with the pattern in its message.
+# tests/unit/test_manifests_column_options.py keeps the two equal.
 ADMISSION_PATTERN = f"^(?:{_NUMBER}|{_STRING}|{_WORDS})$"
 _GRAMMAR = re.compile(ADMISSION_PATTERN, re.ASCII)
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hack.run import kopf_scope
-from tests.unit.test_manifests import by_kind, dockerfile_instructions, load_all, rule_set
+from tests.support.manifests import by_kind, dockerfile_instructions, load_all, rule_set
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_WIDE = ROOT / "deploy" / "cluster-wide"
