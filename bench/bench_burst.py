@@ -37,9 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -52,7 +50,7 @@ from bench.burst_restart import restart_table, run_restart
 from bench.burst_floor import floor_row
 from bench.burst_namespaces import cluster_wide_row, own_control_plane
 from bench.burst_rows import Site, operator_row, seed_row
-from bench.common import ROOT, machine
+from bench.common import ROOT, log_dir, machine
 
 SCENARIOS = ("burst", "restart", "scale", "namespaces")
 WHO = ("seed", "operator", "floor")
@@ -207,18 +205,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="dbt-burst-"))
-    try:
-        with contextlib.ExitStack() as stack:
-            site = setup(stack, args, workdir)
-            print(f"setup {time.monotonic() - started:.1f} s; pid {os.getpid()}", flush=True)
-            for name in args.scenarios:
-                globals()[f"scenario_{name}"](site, args)
-    finally:
-        if args.keep_logs:
-            print(f"logs: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with log_dir("dbt-burst-", args.keep_logs) as workdir, contextlib.ExitStack() as stack:
+        site = setup(stack, args, workdir)
+        print(f"setup {time.monotonic() - started:.1f} s; pid {os.getpid()}", flush=True)
+        for name in args.scenarios:
+            globals()[f"scenario_{name}"](site, args)
     print(f"total run time {time.monotonic() - started:.1f} s")
     return 0
 

@@ -24,21 +24,18 @@ import argparse
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import yaml
 
-from bench.common import (ROOT, children, fmt_time, machine, operator_site, rss_kib, seed_spec,
+from bench.burst_procs import Process, cpu_seconds, free_port, operator_command
+from bench.common import (ROOT, fmt_time, log_dir, machine, operator_site, rss_kib, seed_spec,
                           table)
 
 IDLE_SECONDS = 5.0
@@ -46,85 +43,15 @@ SAMPLE_INTERVAL = 0.2
 POLL_INTERVAL = 0.5
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def dockerfile_command(liveness_port: int) -> str:
-    """The Dockerfile's CMD (shell form), pointed at this checkout instead of /src."""
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if line.startswith("CMD "):
-            return (line[len("CMD "):].replace("/src/", f"{ROOT}/")
-                    .replace("0.0.0.0:8080", f"127.0.0.1:{liveness_port}"))
-    raise RuntimeError("Dockerfile has no CMD line")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process, from /proc/<pid>/stat."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Operator:
-    """The operator as the container runs it: ``sh -c "$CMD"`` in its own process group."""
+class Operator(Process):
+    """The operator as the container runs it: ``sh -c "$CMD"`` in its own process group, with
+    this project's virtualenv on PATH, from ROOT (bench_steps points ROOT at another checkout)."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.liveness_port = free_port()
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        full_env = {**os.environ, **env,
-                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        self.process = subprocess.Popen(
-            ["sh", "-c", dockerfile_command(self.liveness_port)], cwd=ROOT, env=full_env,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def python_pid(self) -> int:
-        """The Python (kopf) process: the sh -c itself once it has exec'd (the CMD says
-        ``exec kopf run``), else the shell's child."""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the operator exited:\n{self.log_tail()}")
-            for pid in [self.process.pid] + children(self.process.pid):
-                with contextlib.suppress(OSError):
-                    if "python" in os.path.basename(os.readlink(f"/proc/{pid}/exe")):
-                        return pid
-            time.sleep(0.05)
-        raise RuntimeError("found no python process under the operator's sh -c")
-
-    def wait_live(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.liveness_port}/healthz"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the operator exited:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            time.sleep(0.2)
-        raise RuntimeError(f"the operator's /healthz did not answer:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
+        port = free_port()
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        super().__init__(operator_command(ROOT, port), ROOT, {**env, "PATH": path}, log_path,
+                         port)
 
 
 class Sampler(threading.Thread):
@@ -318,16 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the operator's log (its path is printed)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="dbt-bench-"))
-    try:
+    with log_dir("dbt-bench-", args.keep_logs, "operator.log") as workdir:
         run(args, workdir)
-    finally:
-        if args.keep_logs:
-            print(f"operator log: {workdir / 'operator.log'}")
-        else:
-            import shutil
-
-            shutil.rmtree(workdir, ignore_errors=True)
     print(f"total run time {time.monotonic() - started:.1f} s")
     return 0
 

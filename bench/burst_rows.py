@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-import yaml
 
 from bench.burst_api import Api, Metrics, ReadyWatch, create_all
 from bench.burst_procs import (Process, api_connections, cpu_seconds, start_operator,
                                start_seed)
 from bench.common import rss_kib, seed_spec
+from tests.support.k8s import namespaced_rbac
 from tests.support.postgres import create_operator_database
 
 SERVICE_ACCOUNT = "database-table-operator"
@@ -67,30 +67,12 @@ class Row:
     load: tuple[float, ...] = ()
 
 
-def namespaced_rbac(checkout: Path, namespace: str) -> str:
-    """The checkout's service-account.yaml moved into ``namespace`` (cluster-scoped names get a
-    suffix, as tests/support/k8s.py does for ROOT)."""
-    documents = [d for d in yaml.safe_load_all((checkout / "service-account.yaml").read_text())
-                 if d]
-    for doc in documents:
-        meta = doc["metadata"]
-        if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
-            meta["name"] = f"{meta['name']}-{namespace}"
-        else:
-            meta["namespace"] = namespace
-        if doc["kind"] == "ClusterRoleBinding":
-            doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{namespace}"
-        for subject in doc.get("subjects", []):
-            subject["namespace"] = namespace
-    return yaml.safe_dump_all(documents)
-
-
 def new_namespace(site: Site, prefix: str) -> tuple[str, Path]:
     """A fresh namespace with the checkout's RBAC; returns it and a kubeconfig of its
     ServiceAccount's token."""
     namespace = f"{prefix}-{secrets.token_hex(3)}"
     site.api.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
-    site.cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(site.checkout, namespace))
+    site.cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(namespace, site.checkout))
     token = site.cp.create_token(namespace, SERVICE_ACCOUNT, duration="6h")
     kubeconfig = site.cp.write_token_kubeconfig(site.workdir / f"{namespace}.kubeconfig", token,
                                                 namespace)

@@ -8,6 +8,8 @@ import os
 import platform
 import statistics
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,6 +24,20 @@ SERVICE_ACCOUNT = "database-table-operator"  # service-account.yaml's
 # A realistic mix of column types (each accepted by the type grammar).
 COLUMN_TYPES = ("integer", "varchar(50)", "text", "timestamp with time zone", "numeric(10,2)",
                 "boolean", "bigint", "date", "jsonb", "uuid", "double precision", "text[]")
+
+
+@contextlib.contextmanager
+def log_dir(prefix: str, keep: bool, shown: str = "") -> Iterator[Path]:
+    """A temporary folder for a benchmark's logs, removed afterwards unless ``keep``: then its
+    path (joined with ``shown``, e.g. one log's name) is printed."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"logs: {path / shown if shown else path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def seed_spec() -> dict[str, Any]:

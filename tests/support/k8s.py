@@ -80,9 +80,11 @@ def wait_for(condition: Callable[[], T], timeout: float = 60, interval: float = 
         time.sleep(interval)
 
 
-def namespaced_rbac(namespace: str) -> str:
-    """service-account.yaml moved into ``namespace`` (cluster-scoped names get a suffix)."""
-    documents = [d for d in yaml.safe_load_all((ROOT / "service-account.yaml").read_text()) if d]
+def namespaced_rbac(namespace: str, checkout: Path = ROOT) -> str:
+    """The checkout's service-account.yaml moved into ``namespace`` (cluster-scoped names get a
+    suffix)."""
+    documents = [d for d in yaml.safe_load_all((checkout / "service-account.yaml").read_text())
+                 if d]
     for doc in documents:
         meta = doc["metadata"]
         if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):

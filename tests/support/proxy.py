@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,7 +43,9 @@ class FreezableProxy:
     def close(self) -> None:
         self._closed.set()
         self._flowing.set()  # wake the pumps so they see the close
-        self._listener.close()
+        # close() alone leaves a thread blocked in accept() waiting (until the join's
+        # timeout); shutdown() wakes it at once.
+        _close_quietly(self._listener)
         with self._lock:
             for sock in self._sockets:
                 _close_quietly(sock)
@@ -69,11 +72,17 @@ class FreezableProxy:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), name="proxy-pump",
-                                 daemon=True).start()
+            for source, sink, watch in ((client, upstream, self._client_watcher()),
+                                        (upstream, client, None)):
+                threading.Thread(target=self._pump, args=(source, sink, watch),
+                                 name="proxy-pump", daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _client_watcher(self) -> Callable[[bytes], None] | None:
+        """What sees the bytes one client sends, before they are forwarded (a subclass's)."""
+        return None
+
+    def _pump(self, source: socket.socket, sink: socket.socket,
+              watch: Callable[[bytes], None] | None) -> None:
         while not self._closed.is_set():
             try:
                 data = source.recv(65536)
@@ -83,6 +92,8 @@ class FreezableProxy:
             if not data or self._closed.is_set():
                 _close_quietly(sink)
                 return
+            if watch is not None:
+                watch(data)
             try:
                 sink.sendall(data)
             except OSError:
