@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dbtable.batch import Part, Prepared, send
 from dbtable.catalog_details import DETAILS_JSON, parse_details
 from dbtable.catalog_indexes import read_indexes
 from dbtable.fk_catalog import FOREIGN_KEYS_JSON, OTHER_CONSTRAINTS_JSON, parse_foreign_keys
@@ -40,6 +41,8 @@ SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
   FROM found JOIN pg_class c ON c.oid = found.oid
  ORDER BY c.relname
 """
+TABLES = Prepared("dbt_tables", _TABLES,
+                  (("schema", "name"), ("name", "name"), ("pattern", "text")))
 # The same as one JSON array of [name, comment, details], to ride along in a larger query.
 TABLES_JSON = ("(SELECT coalesce(json_agg(json_build_array(t.name, t.comment, t.details)"
                " ORDER BY t.name), '[]') FROM (" + _TABLES + ") t)")
@@ -69,7 +72,7 @@ class AmbiguousOwnership(RuntimeError):
 
 def read_table(cur: Any, schema: str, name: str) -> ActualTable | None:
     """The table called ``name`` in ``schema``, owned by anyone or no one."""
-    cur.execute(_TABLES, {"schema": schema, "name": name, "pattern": None})
+    send(cur, TABLES.execute(tables_params(schema, None, name)), prepare=(TABLES,))
     return tables_found(cur.fetchall(), schema, name=name)[1]
 
 
@@ -95,13 +98,14 @@ def read_owned_table(cur: Any, schema: str, owner: Owner) -> ActualTable | None:
     and name, so a marker with another uid was written by an earlier object of this resource
     (before a restore or a re-create), and the planner reclaims it.
     """
-    cur.execute(*owned_table_query(schema, owner))
+    send(cur, owned_table_query(schema, owner), prepare=(TABLES,))
     return tables_found(cur.fetchall(), schema, owner=owner)[0]
 
 
-def owned_table_query(schema: str, owner: Owner) -> tuple[str, dict[str, Any]]:
-    """read_owned_table's query and parameters, for a caller that sends it with others."""
-    return _TABLES, tables_params(schema, owner, None)
+def owned_table_query(schema: str, owner: Owner) -> Part:
+    """read_owned_table's query, for a caller that sends it with others (and TABLES among
+    what that round trip prepares)."""
+    return TABLES.execute(tables_params(schema, owner, None))
 
 
 def tables_params(schema: str, owner: Owner | None, name: str | None) -> dict[str, Any]:

@@ -4,8 +4,9 @@ Issue 10: each statement is a round trip taken in one of the few handler threads
 Python holds the GIL the Kopf event loop needs. A reconcile once read its table in six queries
 and then, one by one, the table holding the desired name, what else might hold it, the types
 of the spec, the holders of the index names and the tables its foreign keys reference. Each of
-those depends only on the spec and the resource, so ``snapshot_query`` asks for all of them as
-the values of one SELECT; the caller sends it in the same round trip as its locks
+those depends only on the spec and the resource, so ``SNAPSHOT`` asks for all of them as the
+values of one SELECT, prepared once per session (its plan costs more than its run); the caller
+sends it in the same round trip as its locks
 (dbtable/reconcile.py), so everything is read under them, as before. What depends on the
 catalog's answer (counting NULLs, duplicates or orphans, the re-checks of a type change) is
 still read afterwards, and only when the plan needs it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dbtable.batch import Prepared
 from dbtable.catalog import (BLOCKER_KIND, TABLES_JSON, blocker_named, tables_found,
                              tables_params)
 from dbtable.catalog_indexes import HOLDERS_JSON
@@ -25,8 +27,12 @@ from dbtable.plan_foreign_keys import referenced_tables
 from dbtable.plan_uniques import wanted_names
 from dbtable.resolve import LOOKUP_JSON, type_names
 
-_SNAPSHOT = ("SELECT " + TABLES_JSON + ",\n       " + BLOCKER_KIND + ",\n       "
-             + LOOKUP_JSON + ",\n       " + HOLDERS_JSON + ",\n       " + REFERENCED_JSON)
+SNAPSHOT = Prepared(
+    "dbt_snapshot",
+    "SELECT " + ",\n       ".join((TABLES_JSON, BLOCKER_KIND, LOOKUP_JSON, HOLDERS_JSON,
+                                    REFERENCED_JSON)),
+    (("schema", "name"), ("name", "name"), ("pattern", "text"), ("types", "text[]"),
+     ("holder_names", "text[]"), ("referenced", "text[]")))
 
 
 @dataclass(frozen=True)
@@ -41,18 +47,17 @@ class Snapshot:
     references: tuple[tuple[str, ReferencedTable | None], ...]  # the spec's referenced tables
 
 
-def snapshot_query(schema: str, owner: Owner, desired: DesiredTable
-                   ) -> tuple[str, dict[str, Any]]:
-    """The query and its parameters (every name a parameter, nothing formatted in)."""
+def snapshot_params(schema: str, owner: Owner, desired: DesiredTable) -> dict[str, Any]:
+    """SNAPSHOT's parameters (every name a parameter, nothing formatted in)."""
     holder_names = sorted({i.name for i in desired.indexes} | set(wanted_names(desired)))
-    return _SNAPSHOT, {**tables_params(schema, owner, desired.name),
-                       "types": type_names(desired), "holder_names": holder_names,
-                       "referenced": sorted(set(referenced_tables(desired)))}
+    return {**tables_params(schema, owner, desired.name), "types": type_names(desired),
+            "holder_names": holder_names,
+            "referenced": sorted(set(referenced_tables(desired)))}
 
 
 def parse_snapshot(row: tuple[Any, ...], schema: str, owner: Owner,
                    desired: DesiredTable) -> Snapshot:
-    """The one row of ``snapshot_query``'s answer (psycopg2 has decoded its JSON)."""
+    """The one row of SNAPSHOT's answer (psycopg2 has decoded its JSON)."""
     tables, blocker_kind, types, holders, references = row
     owned, named = tables_found(tables, schema, owner=owner, name=desired.name)
     return Snapshot(owned=owned, named=named, blocker=blocker_named(blocker_kind, desired.name),

@@ -21,8 +21,8 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
 from dbtable.batch import Part, send
-from dbtable.catalog import owned_table_query, read_owned_table, tables_found
-from dbtable.catalog_snapshot import Snapshot, parse_snapshot, snapshot_query
+from dbtable.catalog import TABLES, owned_table_query, read_owned_table, tables_found
+from dbtable.catalog_snapshot import SNAPSHOT, Snapshot, parse_snapshot, snapshot_params
 from dbtable.database import DatabaseSettings, is_connection_error
 from dbtable.fk_catalog import read_key_facts, read_referencing
 from dbtable.plan_foreign_keys import refusal_for_error
@@ -119,7 +119,8 @@ def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
     late deletion of an older one must not drop.
     """
     with conn, conn.cursor() as cur:
-        send(cur, *_begin(settings, owner), owned_table_query(settings.schema, owner))
+        send(cur, *_begin(settings, owner), owned_table_query(settings.schema, owner),
+             prepare=(TABLES,))
         owned = tables_found(cur.fetchall(), settings.schema, owner=owner)[0]
         if owned is not None and (owned.owner is None or owned.owner.uid != owner.uid):
             owned = None
@@ -156,7 +157,8 @@ def preview(conn: Connection | None, settings: DatabaseSettings, desired: Desire
         plan = plan_reconcile(desired, owner, None, None)
         return plan, render(plan.operations, settings.schema)
     with conn, conn.cursor() as cur:
-        send(cur, "SET TRANSACTION READ ONLY", snapshot_query(settings.schema, owner, desired))
+        send(cur, "SET TRANSACTION READ ONLY",
+             SNAPSHOT.plain(snapshot_params(settings.schema, owner, desired)))
         seen = parse_snapshot(cur.fetchone(), settings.schema, owner, desired)
         plan = _plan(cur, settings.schema, desired, owner, seen)
         conn.rollback()
@@ -167,8 +169,10 @@ def _snapshot(cur: Any, settings: DatabaseSettings, owner: Owner, desired: Desir
               names: set[str]) -> Snapshot:
     """Bound every wait, lock the resource and ``names``, and read what the planner needs:
     one round trip."""
+    # TABLES too: the table is read again with the statements (_execute), in this session.
     send(cur, *_begin(settings, owner), *_name_locks(names),
-         snapshot_query(settings.schema, owner, desired))
+         SNAPSHOT.execute(snapshot_params(settings.schema, owner, desired)),
+         prepare=(SNAPSHOT, TABLES))
     return parse_snapshot(cur.fetchone(), settings.schema, owner, desired)
 
 
