@@ -29,7 +29,8 @@ _INDEX_SOURCE = r"""pg_index x
                       AND con.contype IN ('p', 'u', 'x'))
    AND i.relname NOT LIKE 'dbt\_uq\_%%'"""
 _INDEXES = ("SELECT x.indrelid, " + _INDEX_FIELDS + "\n  FROM " + _INDEX_SOURCE
-            + "\n   AND x.indrelid IN (SELECT unnest(%(oids)s::oid[]))\n ORDER BY x.indrelid, i.relname")
+            + "\n   AND x.indrelid IN (SELECT unnest(%(oids)s::oid[]))"
+            "\n ORDER BY x.indrelid, i.relname")
 # The indexes of the table {oid} as one JSON array, in name order: one more value of a query
 # that reads the whole table at once (dbtable/catalog_details.py).
 INDEXES_JSON = ("(SELECT coalesce(json_agg(json_build_array(" + _INDEX_FIELDS
@@ -45,8 +46,8 @@ SELECT c.relname AS name, c.relkind::text AS kind, t.relname AS indexed
 """
 # The same rows as one JSON array, for the names %(holder_names)s (one more value of the query
 # a reconcile reads everything with: dbtable/catalog_snapshot.py).
-HOLDERS_JSON = ("(SELECT coalesce(json_agg(json_build_array(h.name, h.kind, h.indexed)), '[]') FROM ("
-                + _HOLDERS.replace("%(names)s", "%(holder_names)s") + ") h)")
+HOLDERS_JSON = ("(SELECT coalesce(json_agg(json_build_array(h.name, h.kind, h.indexed)), '[]')"
+                " FROM (" + _HOLDERS.replace("%(names)s", "%(holder_names)s") + ") h)")
 _KINDS = {"r": "table", "p": "table", "i": "index", "I": "index", "S": "sequence",
           "v": "view", "m": "materialized view", "c": "composite type",
           "f": "foreign table", "t": "TOAST table"}

@@ -22,9 +22,9 @@ def _(op: AddForeignKey, schema: str) -> sql.Composed:
     # Also AddValidForeignKey (a table created in the same transaction: nothing to validate).
     key = op.key
     return alter_table(schema, op.table,
-                       "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{}", key.name, _names(key.columns), _table(schema, key.ref_table),
-                       _names(key.ref_columns), _action("DELETE", key.on_delete),
-                       _action("UPDATE", key.on_update),
+                       "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{}", key.name,
+                       _names(key.columns), _table(schema, key.ref_table), _names(key.ref_columns),
+                       _action("DELETE", key.on_delete), _action("UPDATE", key.on_update),
                        sql.SQL(" NOT VALID" if op.not_valid else ""))
 
 

@@ -21,6 +21,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
 from dbtable.batch import Part, send
+from dbtable.reconcile_locks import ATTEMPTS, LOCK_CLASS, begin, lock_more, name_locks
 from dbtable.catalog import TABLES, owned_table_query, read_owned_table, tables_found
 from dbtable.catalog_snapshot import SNAPSHOT, Snapshot, parse_snapshot, snapshot_params
 from dbtable.database import DatabaseSettings, is_connection_error
@@ -41,13 +42,7 @@ from dbtable.render_indexes import duplicate_count
 
 log = logging.getLogger(__name__)
 
-# First key of pg_advisory_xact_lock(int, int): "DBT" — keeps our locks apart from others'.
-LOCK_CLASS = 0x444254
 DUPLICATE_TABLE = "42P07"  # a relation of that name exists
-_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
-# A reconcile starts again with every name locked in order when one of its names turns out to
-# sort before one it holds and is busy (dbtable/reconcile.py, _lock_more); the last attempt waits.
-_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -68,14 +63,14 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
     ``repair_only`` (the periodic drift check) applies only additive repairs.
     """
     names = {desired.name}
-    for attempt in range(_ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         with conn, conn.cursor() as cur:
             # Who holds the desired name is read under its lock, so another resource cannot
             # take it between our look and our CREATE or RENAME; our table is stable: the
             # resource is locked.
             seen = _snapshot(cur, settings, owner, desired, names)
             more = {seen.owned.name} - names if seen.owned is not None else set()
-            if more and not _lock_more(cur, names, more, wait=attempt == _ATTEMPTS - 1):
+            if more and not lock_more(cur, names, more, wait=attempt == ATTEMPTS - 1):
                 conn.rollback()  # and again, with every name locked in order from the start
                 names |= more
                 continue
@@ -119,7 +114,7 @@ def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
     late deletion of an older one must not drop.
     """
     with conn, conn.cursor() as cur:
-        send(cur, *_begin(settings, owner), owned_table_query(settings.schema, owner),
+        send(cur, *begin(settings, owner), owned_table_query(settings.schema, owner),
              prepare=(TABLES,))
         owned = tables_found(cur.fetchall(), settings.schema, owner=owner)[0]
         if owned is not None and (owned.owner is None or owned.owner.uid != owner.uid):
@@ -127,7 +122,7 @@ def delete_table(conn: Connection, settings: DatabaseSettings, owner: Owner,
         until = None
         referencing: tuple[str, ...] = ()
         if owned is not None:
-            send(cur, *_name_locks({owned.name}))
+            send(cur, *name_locks({owned.name}))
             referencing = read_referencing(cur, settings.schema, owned.name)
             if retention is not None:
                 cur.execute("SELECT now() + %s", (retention,))
@@ -142,7 +137,7 @@ def execute_locked(conn: Connection, settings: DatabaseSettings, owner: Owner, n
     """Under the locks of ``owner`` and of table ``name``, run the operation ``decide`` picks
     after reading the catalog (e.g. purging a table kept aside); True when one ran."""
     with conn, conn.cursor() as cur:
-        send(cur, *_begin(settings, owner), *_name_locks({name}))
+        send(cur, *begin(settings, owner), *name_locks({name}))
         operation = decide(cur)
         if operation is None:
             return False
@@ -170,7 +165,7 @@ def _snapshot(cur: Any, settings: DatabaseSettings, owner: Owner, desired: Desir
     """Bound every wait, lock the resource and ``names``, and read what the planner needs:
     one round trip."""
     # TABLES too: the table is read again with the statements (_execute), in this session.
-    send(cur, *_begin(settings, owner), *_name_locks(names),
+    send(cur, *begin(settings, owner), *name_locks(names),
          SNAPSHOT.execute(snapshot_params(settings.schema, owner, desired)),
          prepare=(SNAPSHOT, TABLES))
     return parse_snapshot(cur.fetchone(), settings.schema, owner, desired)
@@ -237,16 +232,6 @@ def _count_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
                                                                       + len(repeats):])))
 
 
-def _begin(settings: DatabaseSettings, owner: Owner) -> tuple[Part, Part]:
-    """Bound every wait, then serialize work on this resource across operator replicas."""
-    return (("SELECT set_config('lock_timeout', %s, true), "
-             "set_config('statement_timeout', %s, true)",
-             (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms")),
-            # Keyed by namespace/name, not uid: an earlier object of the same resource (a
-            # restore, a re-create) and this one then never work on the table at the same time.
-            (_LOCK, (LOCK_CLASS, f"resource:{owner}")))
-
-
 def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
                    operation: Operation) -> tuple[str, ...]:
     """One statement in autocommit, with the same bounds and the resource's lock held for
@@ -296,23 +281,6 @@ def _clean_up_after(conn: Connection, cur: Any, operation: Operation, schema: st
     (drop,) = render((cleanup,), schema)
     log.debug("SQL statement: %s;", drop.as_string(conn))
     cur.execute(drop)
-
-
-def _name_locks(names: set[str]) -> list[Part]:
-    # Sorted, so two transactions that need the same names never wait on each other in a cycle.
-    return [(_LOCK, (LOCK_CLASS, f"table:{name}")) for name in sorted(names)]
-
-
-def _lock_more(cur: Any, held: set[str], more: set[str], wait: bool) -> bool:
-    """Also lock ``more``; False if that would break the sorted order (a name sorts before
-    one held) and another transaction holds one of them: the caller starts again with all of
-    them. ``wait``: take them whatever the order (the last attempt)."""
-    if wait or min(more) > max(held):
-        send(cur, *_name_locks(more))
-        return True
-    send(cur, ("SELECT bool_and(pg_try_advisory_xact_lock(%s, hashtext(n))) "
-               "FROM unnest(%s::text[]) AS n", (LOCK_CLASS, [f"table:{n}" for n in sorted(more)])))
-    return bool(cur.fetchone()[0])
 
 
 def _execute(conn: Connection, cur: object, plan: Plan, schema: str,
