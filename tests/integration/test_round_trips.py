@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg2
+import psycopg2.errors
 import pytest
 
-from dbtable.database import DatabaseSettings
+from dbtable.database import DatabaseSettings, connect
 from dbtable.model import Owner
 from dbtable.pool import ConnectionPool
-from dbtable.reconcile import Outcome, reconcile_table
+from dbtable.reconcile import LOCK_CLASS, Outcome, reconcile_table
 from dbtable.spec import parse_spec
 from tests.support.seed import seed_spec
 from tests.support.wire import QueryRecorder
@@ -127,3 +129,28 @@ def test_a_no_op_with_constant_defaults_reads_them_in_one_more_round_trip_at_mos
     outcome, queries = counted.reconcile(spec)
     assert outcome.statements == () and not outcome.pending
     assert len(queries) <= NO_OP + 1, _said(queries)
+
+
+def test_a_connection_whose_first_reconcile_timed_out_on_a_lock_still_reconciles(
+        settings: DatabaseSettings, other_conn: Any) -> None:
+    """The catalog queries are prepared in the round trip that takes the locks; PREPARE
+    outlives the rollback of a lock timeout, so the next reconcile on that connection must not
+    prepare them again (42P05), nor find them missing."""
+    hasty = DatabaseSettings(url=settings.url, schema=settings.schema, lock_timeout_ms=100,
+                             statement_timeout_ms=10000)
+    other_conn.autocommit = True
+    with other_conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
+                    (LOCK_CLASS, f"resource:{OWNER}"))
+    conn = connect(hasty)
+    try:
+        with pytest.raises(psycopg2.errors.LockNotAvailable):
+            reconcile_table(conn, hasty, parse_spec(seed_spec()), OWNER)
+        with other_conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                        (LOCK_CLASS, f"resource:{OWNER}"))
+        created = reconcile_table(conn, hasty, parse_spec(seed_spec()), OWNER)
+        again = reconcile_table(conn, hasty, parse_spec(seed_spec()), OWNER)
+    finally:
+        conn.close()
+    assert created.statements[0].startswith("CREATE TABLE") and again.statements == ()
