@@ -169,11 +169,14 @@ def park_table(conn: Any, settings: DatabaseSettings, desired: DesiredTable,
 
 
 def _parsed(subjects: Iterable[Subject], cache: SpecCache) -> dict[str, DesiredTable]:
+    """The settled subjects' specs, parsed; only those in Conflict through the cache, so a
+    full sweep holds no more than a chunk's parsed specs at once."""
     parsed: dict[str, DesiredTable] = {}
     for subject in subjects:
         if subject.settled():
             try:
-                parsed[subject.uid] = cache(subject)
+                parsed[subject.uid] = cache(subject) if subject.in_conflict() \
+                    else parse_subject(subject)
             except InvalidSpec:
                 pass
     return parsed

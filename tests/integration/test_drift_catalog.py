@@ -127,7 +127,9 @@ def test_sweep_check_resolves_types_like_a_reconcile_and_finds_nothing_in_sync(
                                                       for n in range(3)]]
     pool = ConnectionPool(settings, 1)
     try:
-        assert check(pool, settings.schema, subjects, SpecCache()) == []
+        cache = SpecCache()
+        assert check(pool, settings.schema, subjects, cache, chunk=2) == []
+        assert cache.parsed == {}  # none in Conflict: a sweep holds a chunk's parsed specs
         with conn, conn.cursor() as cur:
             cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN mood").format(
                 sql.Identifier(settings.schema, "typed")))
