@@ -9,6 +9,7 @@ or print the SQL it would run for a manifest (``python -m database_table_operato
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 import logging
@@ -121,6 +122,7 @@ async def start_status_publisher(settings: kopf.OperatorSettings, memo: kopf.Mem
     put our finalizer on the object before it touches the database (_holds_finalizer)."""
     memo.publish_status = StatusPublisher(asyncio.get_running_loop(), settings)
     memo.keep_finalizer = FinalizerKeeper(asyncio.get_running_loop(), settings)
+    memo.executor = settings.execution.executor  # Kopf's, sized by configure(): see in_worker
 
 
 @kopf.on.login()
@@ -231,12 +233,45 @@ async def probe_workers(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile")
 @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile")
 @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec")
-def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
-              retry: int, logger: logging.Logger, **_: Any) -> None:
-    """Create, resume and update are one level-triggered reconcile: catalog → plan → apply."""
+async def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+                    retry: int, logger: logging.Logger, **_: Any) -> None:
+    """Create, resume and update are one level-triggered reconcile: catalog → plan → apply.
+
+    Async only to put the finalizer on from the event loop: a worker thread (one of
+    DBT_WORKERS, each with a database connection) is then held for the database alone, not
+    for an API round trip per create as well. The rest runs in Kopf's executor, as a sync
+    handler would."""
+    if not await _holds_finalizer_async(body, memo, retry, logger):
+        return
+    await in_worker(memo.executor, reconcile_in_thread, body=body, status=status, patch=patch,
+                    memo=memo, retry=retry, logger=logger)
+
+
+def reconcile_in_thread(body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
+                        memo: kopf.Memo, retry: int, logger: logging.Logger,
+                        **_: Any) -> None:
+    """The reconcile's blocking part (a sync handler of its own where Kopf is not involved)."""
     if not _holds_finalizer(body, memo, retry, logger):
         return
     _converge(body, status, patch, memo, retry, logger, repair_only=False)
+
+
+async def in_worker(executor: Any, fn: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` in Kopf's executor as Kopf runs a sync handler: with this task's context
+    (kopf.info and the object's logger find their queue), waiting for it even if cancelled
+    (a thread cannot be stopped: better late than a thread the pool does not know is busy)."""
+    context = contextvars.copy_context()
+    future = asyncio.get_running_loop().run_in_executor(
+        executor, functools.partial(context.run, fn, **kwargs))
+    cancelled: asyncio.CancelledError | None = None
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError as e:
+            cancelled = e
+    if cancelled is not None:
+        raise cancelled
+    return future.result()
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="tables")
@@ -309,14 +344,33 @@ def _holds_finalizer(body: kopf.Body, memo: kopf.Memo, retry: int,
     if is_held(body):
         return True  # every call after the first: no hop to the loop
     try:
-        held = memo.keep_finalizer(body)
+        return _go_ahead(memo.keep_finalizer(body), logger)
     except FinalizerNotAdded as e:
-        delay = retry_delay(retry)
-        logger.warning("%s; retrying in %ss.", e, delay)
-        raise kopf.TemporaryError(str(e), delay=delay) from None
+        raise _retry_finalizer(e, retry, logger) from None
+
+
+async def _holds_finalizer_async(body: kopf.Body, memo: kopf.Memo, retry: int,
+                                 logger: logging.Logger) -> bool:
+    """_holds_finalizer, from the event loop."""
+    if is_held(body):
+        return True
+    try:
+        return _go_ahead(await memo.keep_finalizer.ensure(body), logger)
+    except FinalizerNotAdded as e:
+        raise _retry_finalizer(e, retry, logger) from None
+
+
+def _go_ahead(held: bool, logger: logging.Logger) -> bool:
     if not held:
         logger.info("The resource is being deleted: nothing is created for it.")
     return held
+
+
+def _retry_finalizer(error: FinalizerNotAdded, retry: int,
+                     logger: logging.Logger) -> kopf.TemporaryError:
+    delay = retry_delay(retry)
+    logger.warning("%s; retrying in %ss.", error, delay)
+    return kopf.TemporaryError(str(error), delay=delay)
 
 
 def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,

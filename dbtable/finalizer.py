@@ -77,9 +77,9 @@ def add_operations(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 class FinalizerKeeper:
-    """Callable from a sync handler's thread: ``keeper(body)`` is True once our finalizer is on
-    the object (already, or added now), False if the object is being deleted or gone; raises
-    FinalizerNotAdded otherwise (the API slow, away, or refusing)."""
+    """``await keeper.ensure(body)``, or ``keeper(body)`` from a sync handler's thread: True
+    once our finalizer is on the object (already, or added now), False if the object is being
+    deleted or gone; raises FinalizerNotAdded otherwise (the API slow, away, or refusing)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, settings: kopf.OperatorSettings,
                  timeout_s: float = ENSURE_TIMEOUT_S) -> None:
@@ -89,13 +89,18 @@ class FinalizerKeeper:
         state = presence(body)
         if state is not Presence.ADD:  # the common case after the first create: no hop
             return state is Presence.HELD
-        future = asyncio.run_coroutine_threadsafe(self._ensure(body), self.loop)
+        return asyncio.run_coroutine_threadsafe(self.ensure(body), self.loop).result()
+
+    async def ensure(self, body: Mapping[str, Any]) -> bool:
+        """The same, on the operator's loop (no worker thread waits for the API server)."""
+        state = presence(body)
+        if state is not Presence.ADD:
+            return state is Presence.HELD
         try:
-            return future.result(timeout=self.timeout_s)
+            return await asyncio.wait_for(self._ensure(body), timeout=self.timeout_s)
         except FinalizerNotAdded:
             raise
         except Exception as e:  # noqa: BLE001 - timeouts and API errors alike: no DDL
-            future.cancel()
             raise FinalizerNotAdded(f"could not add the finalizer: {e or type(e).__name__}"
                                     ) from None
 

@@ -93,7 +93,7 @@ def body(spec: dict[str, Any], status: dict[str, Any] | None = None, generation:
 
 
 def reconcile(running: Operator, resource: kopf.Body, retry: int = 0,
-              handler: Any = operator.reconcile) -> tuple[kopf.Patch, BaseException | None]:
+              handler: Any = operator.reconcile_in_thread) -> tuple[kopf.Patch, BaseException | None]:
     """Call a handler like Kopf does; return the patch (Kopf applies it even on failure)."""
     patch = kopf.Patch()
     try:
