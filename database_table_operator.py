@@ -243,8 +243,8 @@ async def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, mem
     handler would."""
     if not await _holds_finalizer_async(body, memo, retry, logger):
         return
-    await in_worker(memo.executor, reconcile_in_thread, body=body, status=status, patch=patch,
-                    memo=memo, retry=retry, logger=logger)
+    await in_worker(memo.executor, _converge, body=body, status=status, patch=patch,
+                    memo=memo, retry=retry, logger=logger, repair_only=False)
 
 
 def reconcile_in_thread(body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
