@@ -243,16 +243,15 @@ async def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, mem
     handler would."""
     if not await _holds_finalizer_async(body, memo, retry, logger):
         return
-    await in_worker(memo.executor, _converge, body=body, status=status, patch=patch,
-                    memo=memo, retry=retry, logger=logger, repair_only=False)
+    await in_worker(memo.executor, reconcile_in_thread, body=body, status=status, patch=patch,
+                    memo=memo, retry=retry, logger=logger)
 
 
 def reconcile_in_thread(body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
                         memo: kopf.Memo, retry: int, logger: logging.Logger,
                         **_: Any) -> None:
-    """The reconcile's blocking part (a sync handler of its own where Kopf is not involved)."""
-    if not _holds_finalizer(body, memo, retry, logger):
-        return
+    """The reconcile's blocking part, in a worker thread, once the finalizer is on (the body
+    may not show it yet: it is the version the handler was called with)."""
     _converge(body, status, patch, memo, retry, logger, repair_only=False)
 
 
