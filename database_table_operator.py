@@ -337,39 +337,29 @@ def _step_aside(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger) -> Non
 
 def _holds_finalizer(body: kopf.Body, memo: kopf.Memo, retry: int,
                      logger: logging.Logger) -> bool:
-    """Our finalizer is on the object before any DDL (added now if need be, see
-    dbtable/finalizer.py), so no table exists that a deletion could leave behind. False: the
-    object is being deleted or gone, and nothing is created for it."""
+    """_holds_finalizer_async, from a sync handler's thread (on the operator's loop)."""
     if is_held(body):
         return True  # every call after the first: no hop to the loop
-    try:
-        return _go_ahead(memo.keep_finalizer(body), logger)
-    except FinalizerNotAdded as e:
-        raise _retry_finalizer(e, retry, logger) from None
+    return asyncio.run_coroutine_threadsafe(_holds_finalizer_async(body, memo, retry, logger),
+                                            memo.keep_finalizer.loop).result()
 
 
 async def _holds_finalizer_async(body: kopf.Body, memo: kopf.Memo, retry: int,
                                  logger: logging.Logger) -> bool:
-    """_holds_finalizer, from the event loop."""
+    """Our finalizer is on the object before any DDL (added now if need be, see
+    dbtable/finalizer.py), so no table exists that a deletion could leave behind. False: the
+    object is being deleted or gone, and nothing is created for it."""
     if is_held(body):
         return True
     try:
-        return _go_ahead(await memo.keep_finalizer.ensure(body), logger)
+        held = await memo.keep_finalizer.ensure(body)
     except FinalizerNotAdded as e:
-        raise _retry_finalizer(e, retry, logger) from None
-
-
-def _go_ahead(held: bool, logger: logging.Logger) -> bool:
+        delay = retry_delay(retry)
+        logger.warning("%s; retrying in %ss.", e, delay)
+        raise kopf.TemporaryError(str(e), delay=delay) from None
     if not held:
         logger.info("The resource is being deleted: nothing is created for it.")
     return held
-
-
-def _retry_finalizer(error: FinalizerNotAdded, retry: int,
-                     logger: logging.Logger) -> kopf.TemporaryError:
-    delay = retry_delay(retry)
-    logger.warning("%s; retrying in %ss.", error, delay)
-    return kopf.TemporaryError(str(error), delay=delay)
 
 
 def _converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,

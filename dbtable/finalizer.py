@@ -77,22 +77,16 @@ def add_operations(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 class FinalizerKeeper:
-    """``await keeper.ensure(body)``, or ``keeper(body)`` from a sync handler's thread: True
-    once our finalizer is on the object (already, or added now), False if the object is being
-    deleted or gone; raises FinalizerNotAdded otherwise (the API slow, away, or refusing)."""
+    """``await keeper.ensure(body)``, on the operator's loop: True once our finalizer is on
+    the object (already, or added now), False if the object is being deleted or gone; raises
+    FinalizerNotAdded otherwise (the API slow, away, or refusing). A sync handler reaches it
+    through database_table_operator._holds_finalizer."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, settings: kopf.OperatorSettings,
                  timeout_s: float = ENSURE_TIMEOUT_S) -> None:
         self.loop, self.settings, self.timeout_s = loop, settings, timeout_s
 
-    def __call__(self, body: Mapping[str, Any]) -> bool:
-        state = presence(body)
-        if state is not Presence.ADD:  # the common case after the first create: no hop
-            return state is Presence.HELD
-        return asyncio.run_coroutine_threadsafe(self.ensure(body), self.loop).result()
-
     async def ensure(self, body: Mapping[str, Any]) -> bool:
-        """The same, on the operator's loop (no worker thread waits for the API server)."""
         state = presence(body)
         if state is not Presence.ADD:
             return state is Presence.HELD
