@@ -80,7 +80,7 @@ class FinalizerKeeper:
     """``await keeper.ensure(body)``, on the operator's loop: True once our finalizer is on
     the object (already, or added now), False if the object is being deleted or gone; raises
     FinalizerNotAdded otherwise (the API slow, away, or refusing). A sync handler reaches it
-    through database_table_operator._holds_finalizer."""
+    through dbtable.finalizer_gate.holds_finalizer."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, settings: kopf.OperatorSettings,
                  timeout_s: float = ENSURE_TIMEOUT_S) -> None:

@@ -22,7 +22,9 @@ from psycopg2 import sql
 
 import database_table_operator as operator
 from dbtable.catalog import read_table
+from dbtable.converge import reconcile_in_thread
 from dbtable.database import DatabaseSettings
+from dbtable.finalizer import FINALIZER
 from dbtable.model import Owner
 
 pytestmark = pytest.mark.integration
@@ -88,12 +90,12 @@ def body(spec: dict[str, Any], status: dict[str, Any] | None = None, generation:
                       "metadata": {"namespace": "default", "name": "things", "uid": uid,
                                    "generation": generation,
                                    # As the handler finds it after its first call added it.
-                                   "finalizers": [operator.FINALIZER]},
+                                   "finalizers": [FINALIZER]},
                       "spec": spec, "status": status or {}})
 
 
 def reconcile(running: Operator, resource: kopf.Body, retry: int = 0,
-              handler: Any = operator.reconcile_in_thread) -> tuple[kopf.Patch, BaseException | None]:
+              handler: Any = reconcile_in_thread) -> tuple[kopf.Patch, BaseException | None]:
     """Call a handler like Kopf does; return the patch (Kopf applies it even on failure)."""
     patch = kopf.Patch()
     try:

@@ -1,4 +1,4 @@
-"""How the operator reads its credentials outside a Pod (database_table_operator.credentials),
+"""How the operator reads its credentials outside a Pod (dbtable.login.credentials),
 with requirements.txt installed as on a laptop: the kubernetes client reads the kubeconfig,
 exec plugins included (cloud clusters). The image leaves the client out; that path is
 tests/e2e/test_install.py's test_the_operator_logs_in_without_the_kubernetes_client. Each case
@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.support.k8s import ROOT
 
 PROBE = """
-import database_table_operator as op
+import dbtable.login as op
 import kopf, logging
 info = op.credentials(logger=logging.getLogger("t"), settings=kopf.OperatorSettings())
 print(info.token or "-", info.certificate_path or "-")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typing
 
-from database_table_operator import EVENT_REASONS
+from dbtable.handler_report import EVENT_REASONS
 from dbtable.operations import Operation
 
 
