@@ -22,18 +22,10 @@ from dbtable.defaults import normalize_catalog_default
 from dbtable.model import ActualTable, DesiredColumn, DesiredTable, TypeIdentity
 from dbtable.types import ColumnType
 
-# One row per column, in order: the type's oid (NULL: no such type) and its typmod_in function
-# (schema, name), which only user-defined types with modifiers need.
-_LOOKUP = """
-SELECT t.oid, pn.nspname, p.proname
-  FROM unnest(%s::text[]) WITH ORDINALITY AS d(name, position)
-  LEFT JOIN pg_type t ON t.oid = to_regtype(d.name)
-  LEFT JOIN pg_proc p ON p.oid = t.typmodin
-  LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
- ORDER BY d.position
-"""
-# The same rows as one JSON array, for the type names %(types)s: one more value of the query
-# a reconcile reads everything with (dbtable/catalog_snapshot.py).
+# The types %(types)s as one JSON array, in order, one [oid, schema, name] per type: its oid
+# (NULL: no such type) and its typmod_in function (schema, name), which only user-defined
+# types with modifiers need. One value of the query a reconcile reads everything with
+# (dbtable/catalog_snapshot.py); a drift sweep selects it alone (_answers).
 LOOKUP_JSON = """(SELECT coalesce(json_agg(json_build_array(t.oid::bigint, pn.nspname, p.proname)
                                    ORDER BY d.position), '[]')
   FROM unnest(%(types)s::text[]) WITH ORDINALITY AS d(name, position)
@@ -150,8 +142,8 @@ def _answers(cur: Any, types: list[ColumnType], found: Sequence[Sequence[Any]] |
     if not types:
         return {}
     if found is None:
-        cur.execute(_LOOKUP, ([t.lookup for t in types],))
-        found = cur.fetchall()
+        cur.execute("SELECT " + LOOKUP_JSON, {"types": [t.lookup for t in types]})
+        (found,) = cur.fetchone()
     return {t: _answer(cur, t, *row) for t, row in zip(types, found, strict=True)}
 
 
