@@ -28,7 +28,7 @@ from dbtable.finalizer_gate import holds_finalizer_async, start_api_writers
 from dbtable.liveness import check_workers
 from dbtable.login import login_session
 from dbtable.pool import ConnectionPool
-from dbtable.release import release
+from dbtable.release import release, release_unheld
 from dbtable.reporting import EventGate
 from dbtable.sweep import DRIFT_ANNOTATION, reconcile_pending
 from dbtable.worker import in_worker
@@ -182,14 +182,15 @@ def cleanup(body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="deleted-unreleased", when=deleted_unreleased)
-def cleanup_after_racing_delete(body: kopf.Body, spec: kopf.Spec, memo: kopf.Memo,
-                                logger: logging.Logger, **_: Any) -> None:
+async def cleanup_after_racing_delete(body: kopf.Body, spec: kopf.Spec, memo: kopf.Memo,
+                                      logger: logging.Logger, **_: Any) -> None:
     """The object went without its cleanup (see dbtable.finalizer.deleted_unreleased): do it
     now, as the delete handler would have. Kopf delivers this event to the object's worker
-    after its create handler returned, so the table it made is there to drop. Not retried:
-    a failure is logged and reported as a Warning Event."""
+    after its create handler returned, so the table it made is there to drop. While that
+    fails, it is retried in the background until it works or the operator stops (Kopf does
+    not retry event handlers); each failure is logged and reported as a Warning Event."""
     logger.warning("Deleted without its cleanup (a delete raced the finalizer): cleaning up.")
-    release(body, spec, {}, kopf.Patch(), memo, 0, logger)
+    await release_unheld(body, spec, memo, logger)
 
 
 if __name__ == "__main__":

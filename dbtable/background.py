@@ -1,11 +1,14 @@
 """The operator-wide background tasks (an edge: Kopf's memo and the event loop): the drift
-sweep, the heap trim and, with DBT_DROP_RETENTION, the purge of retained tables. Started by the
-startup handlers, stopped by a cleanup handler before the pool they use is closed."""
+sweep, the heap trim, with DBT_DROP_RETENTION the purge of retained tables, and the retries of
+a cleanup after a racing delete (dbtable/release.py). Started by the handlers, stopped by a
+cleanup handler before the pool they use is closed."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+from collections.abc import Coroutine
+from typing import Any
 
 import kopf
 
@@ -21,6 +24,15 @@ def background(memo: kopf.Memo) -> list[asyncio.Task[None]]:
     of the memo, and past 10 keys each copy doubles (296 to 488 bytes: 2 MB at 10,000)."""
     tasks: list[asyncio.Task[None]] = memo.setdefault("background", [])
     return tasks
+
+
+def spawn(memo: kopf.Memo, work: Coroutine[Any, Any, None], name: str) -> None:
+    """Run ``work`` among the operator-wide tasks (cancelled when the operator stops), and
+    forget it once done, so the list does not grow with every task ever run."""
+    tasks = background(memo)
+    task = asyncio.create_task(work, name=name)
+    tasks.append(task)
+    task.add_done_callback(tasks.remove)
 
 
 def start_sweep(tables: kopf.Index[None, Subject], memo: kopf.Memo,
