@@ -22,7 +22,8 @@ import yaml
 
 from bench.burst_api import Api, ApiError, ReadyWatch, collection, create_all
 from bench.burst_procs import start_operator
-from bench.burst_rows import SERVICE_ACCOUNT, Row, Site, bodies, measured, wait_all
+from bench.burst_rows import (SERVICE_ACCOUNT, Row, Site, admission_finalizer, bodies, measured,
+                              wait_all)
 from tests.support.postgres import create_operator_database
 
 KUSTOMIZATION = Path("deploy") / "cluster-wide"
@@ -117,7 +118,7 @@ def cluster_wide_row(site: Site, count: int, spaces: int, threads: int, workers:
         pid = operator.python_pid()
         watch = ReadyWatch(site.api, None).start_and_wait()  # every namespace: one watch
         try:
-            with measured(site, row, pid):
+            with admission_finalizer(site, row, None), measured(site, row, pid):
                 row.load = os.getloadavg()
                 row.started = time.monotonic()
                 row.created = create_all(site.api, None, spread(count, namespaces), threads)

@@ -117,6 +117,7 @@ def context_lines(rows: list[Row]) -> list[str]:
                 if conns.get("idle") and conns.get("after") else "")
         lines.append(f"{row.who}: load average before {load}; {posted}CPU of {servers}"
                      f"{per_event}{held}; {len(row.errors)} ERROR/Traceback lines in its log")
+        lines += [f"    {note}" for note in row.notes]
         if split := stages(row):
             lines.append(f"    {split}")
         lines += [f"    {clip(line)}" for line in row.errors[:3]]

@@ -19,11 +19,11 @@ from typing import Any
 
 import psycopg2
 
-from bench.burst_api import Api, Metrics, ReadyWatch, create_all
+from bench.burst_api import Api, Metrics, ReadyWatch, collection, create_all
 from bench.burst_procs import (Process, api_connections, cpu_seconds, start_operator,
-                               start_seed)
+                               start_seed, tree_cpu_seconds)
 from bench.common import rss_kib, seed_spec
-from tests.support.k8s import namespaced_rbac
+from tests.support.k8s import finalizer_policy, namespaced_rbac
 from tests.support.postgres import create_operator_database
 
 SERVICE_ACCOUNT = "database-table-operator"
@@ -65,6 +65,7 @@ class Row:
     # the benchmark's own watch, ended early by the server: (monotonic time, why)
     watch_ends: list[tuple[float, str]] = field(default_factory=list)
     load: tuple[float, ...] = ()
+    notes: list[str] = field(default_factory=list)  # how this row ran, printed under the table
 
 
 def new_namespace(site: Site, prefix: str) -> tuple[str, Path]:
@@ -77,6 +78,33 @@ def new_namespace(site: Site, prefix: str) -> tuple[str, Path]:
     kubeconfig = site.cp.write_token_kubeconfig(site.workdir / f"{namespace}.kubeconfig", token,
                                                 namespace)
     return namespace, kubeconfig
+
+
+POLICY_NOTE = "our finalizer put on at admission by the checkout's deploy/finalizer-policy.yaml"
+
+
+@contextlib.contextmanager
+def admission_finalizer(site: Site, row: Row, namespaces: list[str] | None) -> Iterator[None]:
+    """The checkout's finalizer policy (if it has one: older checkouts do not) bound to
+    ``namespaces`` (None: all) while the row runs, as its README installs it; deleted after,
+    so the toy and the floor never get it. Waits until a dry-run create shows it in effect."""
+    manifest = finalizer_policy(namespaces, site.checkout, suffix=f"-{secrets.token_hex(3)}")
+    if manifest is None:
+        yield
+        return
+    site.cp.kubectl_run("apply", "-f", "-", input=manifest)
+    try:
+        probe = {**bodies(1)[0], "metadata": {"name": "policy-probe"}}
+        path = f"{collection((namespaces or ['default'])[0])}?dryRun=All"
+        deadline = time.monotonic() + 30
+        while "finalizers" not in site.api.request("POST", path, probe)["metadata"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the finalizer policy did not take effect within 30 s")
+            time.sleep(0.2)
+        row.notes.append(POLICY_NOTE)
+        yield
+    finally:
+        site.cp.kubectl_run("delete", "-f", "-", "--ignore-not-found", input=manifest)
 
 
 def bodies(count: int) -> list[dict[str, Any]]:
@@ -165,7 +193,11 @@ def settle(pid: int, quiet: float = 0.05, timeout: float = 120) -> None:
 
 
 def server_cpu(site: Site) -> dict[str, float]:
-    return {name: cpu_seconds(pid) or 0.0 for name, pid in site.cp.pids().items()}
+    found = {name: cpu_seconds(pid) or 0.0 for name, pid in site.cp.pids().items()}
+    postmaster = getattr(getattr(site.pg, "_process", None), "pid", None)  # a local server's
+    if postmaster is not None:
+        found["postgres"] = tree_cpu_seconds(postmaster) or 0.0
+    return found
 
 
 @contextlib.contextmanager
@@ -226,7 +258,7 @@ def operator_row(site: Site, count: int, threads: int, workers: int, timeout: fl
         finish = probe(pid) if probe else None
         watch = ReadyWatch(site.api, namespace).start_and_wait()
         try:
-            with measured(site, row, pid):
+            with admission_finalizer(site, row, [namespace]), measured(site, row, pid):
                 burst(site, row, namespace, threads, timeout, lambda: watch.ready_at)
             row.watch_ends, row.finalized = watch.ends, dict(watch.finalized_at)
         finally:

@@ -106,3 +106,30 @@ def test_field_reference_covers_every_spec_field(spec_schema: dict[str, Any]) ->
     for path, _ in walk(spec_schema, "spec"):
         if path != "spec":
             assert f"`{path}`" in reference, path
+
+
+def test_the_finalizer_policy_adds_the_operators_own_finalizer_on_create_only(
+        deployment: dict[str, Any]) -> None:
+    """deploy/finalizer-policy.yaml must name the finalizer the operator removes (any other
+    name would hold every resource forever), bind to the namespace the Deployment serves, and
+    touch creates of DatabaseTables only."""
+    import yaml
+
+    from dbtable.finalizer import FINALIZER
+
+    documents = [d for d in yaml.safe_load_all(
+        (ROOT / "deploy" / "finalizer-policy.yaml").read_text()) if d]
+    policy = by_kind(documents, "MutatingAdmissionPolicy")
+    binding = by_kind(documents, "MutatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule == {"apiGroups": ["kopf.demo"], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["databasetables"]}
+    (mutation,) = policy["spec"]["mutations"]
+    (condition,) = policy["spec"]["matchConditions"]
+    for expression in (mutation["jsonPatch"]["expression"], condition["expression"]):
+        assert f"'{FINALIZER}'" in expression or f'"{FINALIZER}"' in expression
+        assert expression.count("kopf.demo/") == expression.count(FINALIZER)
+    assert policy["spec"]["failurePolicy"] == "Ignore"  # the operator adds it otherwise
+    served = binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+    assert served == {"kubernetes.io/metadata.name": deployment["metadata"]["namespace"]}
