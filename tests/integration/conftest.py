@@ -45,3 +45,11 @@ def other_conn(operator_db: dict[str, str]) -> Iterator[Any]:
     connection = psycopg2.connect(operator_db["url"])
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="module")
+def db(operator_db: dict[str, str]) -> Iterator[Any]:
+    """One connection for all examples of the module (each example makes its own schema)."""
+    connection = psycopg2.connect(operator_db["url"])
+    yield connection
+    connection.close()

@@ -21,7 +21,7 @@ from dbtable.model import ActualColumn, DesiredColumn, DesiredTable, TypeIdentit
 from dbtable.plan import _same_type
 from dbtable.resolve import resolve_types
 from dbtable.types import ColumnType, parse_type
-from tests.unit.test_types import ACCEPTED
+from tests.support.column_types import ACCEPTED
 
 pytestmark = pytest.mark.integration
 
