@@ -9,20 +9,18 @@ loopback port, with durability switched off because nothing in it is worth keepi
 
 starts one, creates the demo identity the seed's Helm chart creates (user
 ``demouser``/``demopw``, database ``demodb``), prints the ``PG*`` variables for it and
-keeps running until Ctrl-C or SIGTERM.
+keeps running until Ctrl-C or SIGTERM (hack/postgres_cli.py).
+
+This module runs the server (create, start, pause, resume, stop); where its binaries come from
+is hack/postgres_install.py, connecting to it as the superuser hack/postgres_access.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
-import glob
 import os
-import pwd
-import re
 import secrets
-import shlex
 import shutil
 import signal
 import socket
@@ -31,66 +29,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 import psycopg2
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
 
-SUPERUSER = "postgres"
+from hack.postgres_access import SuperuserAccess
+from hack.postgres_install import (SUPERUSER, LocalPostgresError, find_pg_bin, pkglibdir,
+                                   server_user)
+
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30
-DEMO_USER = "demouser"
-DEMO_PASSWORD = "demopw"
-DEMO_DATABASE = "demodb"
 _LOG_TAIL_LINES = 40
 # Linux limits a unix socket path to 107 bytes; the socket file adds ".s.PGSQL.NNNNN".
 _MAX_SOCKET_DIR_LENGTH = 107 - len("/.s.PGSQL.65535")
-
-
-class LocalPostgresError(RuntimeError):
-    """The local server could not be found, started or stopped."""
-
-
-def find_pg_bin() -> Path:
-    """Return the directory holding initdb, pg_ctl and postgres.
-
-    pg_config is asked first because it names the installation a developer chose;
-    but Debian's libpq-dev ships a pg_config that points at a bindir even when no
-    server is installed, so every candidate is checked for the binaries we run.
-    """
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], check=True, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            if out:
-                candidates.append(Path(out))
-    candidates.extend(
-        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
-    )
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
-    for candidate in candidates:
-        if all((candidate / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return candidate
-    raise LocalPostgresError(
-        "no PostgreSQL server binaries found (looked at pg_config --bindir, "
-        "/usr/lib/postgresql/*/bin and PATH); install Debian's postgresql package"
-    )
-
-
-def _version_key(bindir: str) -> tuple[int, ...]:
-    """Sort /usr/lib/postgresql/<version>/bin numerically, so 15 beats 9.6."""
-    version = Path(bindir).parent.name
-    return tuple(int(part) for part in re.findall(r"\d+", version)) or (0,)
 
 
 def _free_port() -> int:
@@ -100,7 +54,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class LocalPostgres:
+class LocalPostgres(SuperuserAccess):
     """A private PostgreSQL cluster that lives as long as this object is started.
 
     Use it as a context manager. It is also stopped at interpreter exit, so a test
@@ -118,7 +72,7 @@ class LocalPostgres:
         self._owns_workdir = False
         self._password = secrets.token_urlsafe(24)
         self._process: subprocess.Popen[bytes] | None = None
-        self._run_as = _server_user()
+        self._run_as = server_user()
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -301,7 +255,7 @@ class LocalPostgres:
             "logging_collector": "off",
         }
         # Lets tests count the statements a server ran (e.g. zero for hostile input).
-        if (self._pkglibdir() / "pg_stat_statements.so").exists():
+        if (pkglibdir(self.pg_bin) / "pg_stat_statements.so").exists():
             settings["shared_preload_libraries"] = "'pg_stat_statements'"
             settings["pg_stat_statements.track"] = "all"
         # postgresql.auto.conf wins over postgresql.conf and is rewritten on each retry.
@@ -309,16 +263,6 @@ class LocalPostgres:
         auto_conf = self.datadir / "postgresql.auto.conf"
         auto_conf.write_text("\n".join(lines) + "\n")
         self._chown(auto_conf)
-
-    def _pkglibdir(self) -> Path:
-        """The server's library directory (pg_config --pkglibdir), next to its bin/ in Debian."""
-        pg_config = self.pg_bin / "pg_config"
-        if pg_config.exists():
-            result = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True,
-                                    text=True)
-            if result.returncode == 0 and result.stdout.strip():
-                return Path(result.stdout.strip())
-        return self.pg_bin.parent / "lib"
 
     def _start_postmaster(self, port: int | None = None) -> None:
         port = port or self._requested_port
@@ -405,134 +349,11 @@ class LocalPostgres:
         if self._run_as is not None:
             os.chown(path, self._run_as.pw_uid, self._run_as.pw_gid)
 
-    # -- connecting ----------------------------------------------------------------------
-
-    @property
-    def superuser_password(self) -> str:
-        return self._password
-
-    @property
-    def superuser_dsn(self) -> str:
-        return self.dsn(SUPERUSER, self._password, "postgres")
-
-    def dsn(self, user: str, password: str, dbname: str) -> str:
-        """A libpq keyword/value connection string; make_dsn does the quoting."""
-        return make_dsn(host=self.host, port=self.port, user=user, password=password, dbname=dbname)
-
-    def url(self, user: str, password: str, dbname: str) -> str:
-        """A postgresql:// URL, the form DATABASE_URL-style settings expect."""
-        return (
-            f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
-            f"@{self.host}:{self.port}/{quote(dbname, safe='')}"
-        )
-
-    @contextlib.contextmanager
-    def _superuser_cursor(self, dbname: str = "postgres") -> Iterator[Any]:
-        connection = psycopg2.connect(self.dsn(SUPERUSER, self._password, dbname))
-        try:
-            # CREATE DATABASE cannot run inside a transaction block.
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                yield cursor
-        finally:
-            connection.close()
-
-    def execute_as_superuser(
-        self,
-        sql_text: str | sql.Composable,
-        dbname: str = "postgres",
-        params: Sequence[Any] | dict[str, Any] | None = None,
-    ) -> list[tuple[Any, ...]]:
-        """Run one statement as the superuser in autocommit mode; return its rows, if any."""
-        with self._superuser_cursor(dbname) as cursor:
-            cursor.execute(sql_text, params)
-            return list(cursor.fetchall()) if cursor.description is not None else []
-
-    def create_role(self, name: str, password: str, login: bool = True, superuser: bool = False) -> None:
-        statement = sql.SQL("CREATE ROLE {} WITH {} {} PASSWORD %s").format(
-            sql.Identifier(name),
-            sql.SQL("LOGIN" if login else "NOLOGIN"),
-            sql.SQL("SUPERUSER" if superuser else "NOSUPERUSER"),
-        )
-        self.execute_as_superuser(statement, params=(password,))
-
-    def create_database(self, name: str, owner: str) -> None:
-        statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner))
-        self.execute_as_superuser(statement)
-
-    def setup_demo(self) -> dict[str, str]:
-        """Create the identity the seed's Bitnami chart creates and return libpq env vars for it.
-
-        The chart is installed with auth.username=demouser, auth.password=demopw and
-        auth.database=demodb: a login role owning its database, no superuser rights.
-        """
-        self.create_role(DEMO_USER, DEMO_PASSWORD)
-        self.create_database(DEMO_DATABASE, owner=DEMO_USER)
-        return {
-            "PGHOST": self.host,
-            "PGPORT": str(self.port),
-            "PGUSER": DEMO_USER,
-            "PGPASSWORD": DEMO_PASSWORD,
-            "PGDATABASE": DEMO_DATABASE,
-        }
-
-
-def _server_user() -> pwd.struct_passwd | None:
-    """PostgreSQL refuses to run as root, so root hands the server to the `postgres` user."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(SUPERUSER)
-    except KeyError:
-        raise LocalPostgresError(
-            "running as root, but there is no 'postgres' OS user to run the server as; "
-            "install Debian's postgresql package or run as an unprivileged user"
-        ) from None
-
-
 def _conf_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _up(port: int | None) -> int:
-    stop_requested = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    started = time.monotonic()
-    with LocalPostgres(port=port) as server:
-        env = server.setup_demo()
-        elapsed = time.monotonic() - started
-        print(f"# PostgreSQL is up on {server.host}:{server.port} ({elapsed:.1f} s); log: {server.log_path}")
-        for key, value in env.items():
-            print(f"export {key}={shlex.quote(value)}")
-        print(f"# connect with: psql {shlex.quote(server.url(env['PGUSER'], env['PGPASSWORD'], env['PGDATABASE']))}")
-        print("# Ctrl-C or SIGTERM stops it.", flush=True)
-        while not stop_requested.wait(1.0):
-            if not server.running:
-                print("postgres exited unexpectedly; see the log above", file=sys.stderr)
-                return 1
-        print("# stopping PostgreSQL", flush=True)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.postgres", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start a throwaway server with the demo database and wait")
-    up.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
-    args = parser.parse_args(argv)
-    if args.command == "up":
-        try:
-            return _up(args.port)
-        except LocalPostgresError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    return 2
-
-
 if __name__ == "__main__":
+    from hack.postgres_cli import main
+
     sys.exit(main())
