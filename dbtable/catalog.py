@@ -26,23 +26,29 @@ SELECT c.oid, c.relname, d.description
 # The table called %(name)s and the tables whose comment matches %(pattern)s (either may be
 # NULL), each with all its details: one round trip. Two branches, so each finds its rows by an
 # index (pg_class by name, pg_description by the marker) rather than one scan joining both.
-_TABLES = """
-WITH found AS (
+_FOUND_BY_NAME = """
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s
-  UNION
+   WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s"""
+# No index serves a LIKE on the comments: this branch reads every table comment in the schema.
+_FOUND_BY_MARKER = """
   SELECT c.oid FROM pg_description d
     JOIN pg_class c ON c.oid = d.objoid
     JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-     AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s)
+     AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s"""
+_DETAILS_OF_FOUND = """
 SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
        """ + DETAILS_JSON.format(oid="c.oid") + """ AS details
   FROM found JOIN pg_class c ON c.oid = found.oid
  ORDER BY c.relname
 """
+_TABLES = "WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + ")" + _DETAILS_OF_FOUND
 TABLES = Prepared("dbt_tables", _TABLES,
                   (("schema", "name"), ("name", "name"), ("pattern", "text")))
+# The table called %(name)s alone: an index lookup, whatever the number of tables.
+TABLE_NAMED = Prepared("dbt_table_named",
+                       "WITH found AS (" + _FOUND_BY_NAME + ")" + _DETAILS_OF_FOUND,
+                       (("schema", "name"), ("name", "name")))
 # The same as one JSON array of [name, comment, details], to ride along in a larger query.
 TABLES_JSON = ("(SELECT coalesce(json_agg(json_build_array(t.name, t.comment, t.details)"
                " ORDER BY t.name), '[]') FROM (" + _TABLES + ") t)")
@@ -106,6 +112,13 @@ def owned_table_query(schema: str, owner: Owner) -> Part:
     """read_owned_table's query, for a caller that sends it with others (and TABLES among
     what that round trip prepares)."""
     return TABLES.execute(tables_params(schema, owner, None))
+
+
+def named_table_query(schema: str, name: str) -> Part:
+    """The table called ``name`` with its details (its marker too), for a caller that sends
+    it with others (and TABLE_NAMED among what that round trip prepares). tables_found() then
+    takes it as the owner's only if its marker names the owner."""
+    return TABLE_NAMED.execute({"schema": schema, "name": name})
 
 
 def tables_params(schema: str, owner: Owner | None, name: str | None) -> dict[str, Any]:

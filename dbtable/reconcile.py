@@ -22,12 +22,14 @@ from psycopg2.extensions import connection as Connection
 
 from dbtable.batch import Part, send
 from dbtable.reconcile_locks import ATTEMPTS, LOCK_CLASS, begin, lock_more, name_locks
-from dbtable.catalog import TABLES, owned_table_query, read_owned_table, tables_found
+from dbtable.catalog import (TABLE_NAMED, TABLES, named_table_query, owned_table_query,
+                             read_owned_table, tables_found)
 from dbtable.catalog_snapshot import SNAPSHOT, Snapshot, parse_snapshot, snapshot_params
 from dbtable.database import DatabaseSettings, is_connection_error
 from dbtable.fk_catalog import read_key_facts, read_referencing
 from dbtable.plan_foreign_keys import refusal_for_error
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
+from dbtable.operations import CreateTable
 from dbtable.plan import Facts, Operation, Plan, plan_delete, plan_reconcile, plan_repair
 from dbtable.plan_columns import needed_facts, plan_renames
 from dbtable.render import render
@@ -84,7 +86,7 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
             if not now or now[0].transactional:
                 try:
                     statements = _execute(conn, cur, Plan(operations=now), settings.schema,
-                                          then=owned_table_query(settings.schema, owner))
+                                          then=_read_back(settings.schema, owner, seen, now))
                 except psycopg2.Error as e:
                     refusal = refusal_for_error(e, now)
                     if refusal is None:
@@ -164,11 +166,23 @@ def _snapshot(cur: Any, settings: DatabaseSettings, owner: Owner, desired: Desir
               names: set[str]) -> Snapshot:
     """Bound every wait, lock the resource and ``names``, and read what the planner needs:
     one round trip."""
-    # TABLES too: the table is read again with the statements (_execute), in this session.
+    # TABLES and TABLE_NAMED too: the table is read again with the statements (_execute).
     send(cur, *begin(settings, owner), *name_locks(names),
          SNAPSHOT.execute(snapshot_params(settings.schema, owner, desired)),
-         prepare=(SNAPSHOT, TABLES))
+         prepare=(SNAPSHOT, TABLES, TABLE_NAMED))
     return parse_snapshot(cur.fetchone(), settings.schema, owner, desired)
+
+
+def _read_back(schema: str, owner: Owner, seen: Snapshot,
+               operations: tuple[Operation, ...]) -> Part:
+    """The query that reads our table again after ``operations``. Found by its marker, which
+    reads every table comment in the schema; but when no table carried our marker (read under
+    the resource's lock) and these operations create one, the table is the one they create:
+    found by its name, an index lookup, however many tables the schema holds."""
+    created = [op.table for op in operations if isinstance(op, CreateTable)]
+    if seen.owned is None and len(created) == 1:
+        return named_table_query(schema, created[0])
+    return owned_table_query(schema, owner)
 
 
 def _plan(cur: object, schema: str, desired: DesiredTable, owner: Owner,

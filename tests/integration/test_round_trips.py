@@ -86,6 +86,19 @@ def test_a_create_takes_at_most_a_few_round_trips(counted: Counted) -> None:
     assert len(queries) <= CREATE, _said(queries)
 
 
+def test_a_create_reads_its_new_table_back_by_name_not_by_every_comment(
+        counted: Counted) -> None:
+    """The read-back after a CREATE looks the new table up by its name (an index lookup);
+    finding it by its marker would read every table comment in the schema, at every create,
+    and a burst of N creates would cost O(N^2)."""
+    outcome, queries = counted.reconcile(seed_spec())
+    (trip,) = [q for q in queries if "CREATE TABLE" in q]
+    assert "EXECUTE dbt_table_named(" in trip and "EXECUTE dbt_tables(" not in trip, trip
+    # ... and it is still taken as ours only through its marker.
+    assert outcome.table is not None and outcome.table.name == "website_users"
+    assert outcome.table.owner == OWNER
+
+
 def test_a_no_op_resume_takes_at_most_a_few_round_trips(counted: Counted) -> None:
     counted.reconcile(seed_spec())
     outcome, queries = counted.reconcile(seed_spec())
