@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import dbtable.converge
 import dbtable.reconcile
 from tests.faults.conftest import Database, Namespace, column_list, wait_condition, warnings
 from tests.support.k8s import resource, wait_for
@@ -44,9 +45,10 @@ class Gate:
 
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
-    """Installed before the in-process operator imports dbtable.reconcile's function."""
+    """Installed where the handlers look reconcile_table up (dbtable.converge, imported once
+    for the whole test session), before the in-process operator starts."""
     held = Gate()
-    monkeypatch.setattr(dbtable.reconcile, "reconcile_table",
+    monkeypatch.setattr(dbtable.converge, "reconcile_table",
                         held.wrap(dbtable.reconcile.reconcile_table))
     yield held
     held.released.set()  # never leave an operator thread waiting
