@@ -45,11 +45,11 @@ from pathlib import Path
 from bench.burst_api import Api
 from bench.burst_procs import ensure_seed_venv
 from bench.burst_report import (burst_table, context_lines, mib, ratios, requests_table,
-                                rss)
+                                rounds_table, rss)
 from bench.burst_restart import restart_table, run_restart
 from bench.burst_floor import floor_row
 from bench.burst_namespaces import cluster_wide_row, own_control_plane
-from bench.burst_rows import Site, operator_row, seed_row
+from bench.burst_rows import Row, Site, operator_row, seed_row
 from bench.common import ROOT, log_dir, machine
 
 SCENARIOS = ("burst", "restart", "scale", "namespaces")
@@ -64,9 +64,9 @@ def timeout_for(count: int) -> float:
     return max(180.0, count * 0.5)
 
 
-def scenario_burst(site: Site, args: argparse.Namespace) -> None:
+def burst_round(site: Site, args: argparse.Namespace, order: list[str]) -> list[Row]:
     rows = []
-    for who in args.who:
+    for who in order:
         print(f"... {who}: {args.count} resources", flush=True)
         if who == "operator":
             rows.append(operator_row(site, args.count, args.threads, args.workers,
@@ -75,11 +75,11 @@ def scenario_burst(site: Site, args: argparse.Namespace) -> None:
             rows.append(seed_row(site, args.count, args.threads, timeout_for(args.count)))
         else:
             rows.append(floor_row(site, args.count, args.threads, timeout_for(args.count)))
-    order = {"this operator": 0, "seed-style Kopf operator": 1, "floor (no operator)": 2}
-    rows.sort(key=lambda r: order[r.who])
+    rank = {"this operator": 0, "seed-style Kopf operator": 1, "floor (no operator)": 2}
+    rows.sort(key=lambda r: rank[r.who])
     print(f"\nBurst: {args.count} DatabaseTables created at once by {args.threads} client "
           f"threads; this operator with DBT_WORKERS={args.workers}{env_note(args)}; checkout "
-          f"{site.checkout}\n{machine()}\n")
+          f"{site.checkout}; rows in the order {', '.join(order)}\n{machine()}\n")
     print(burst_table(rows))
     if ratio := ratios(rows):
         print(f"\nall Ready: {ratio}")
@@ -88,6 +88,20 @@ def scenario_burst(site: Site, args: argparse.Namespace) -> None:
     print(requests_table(rows))
     print()
     print("\n".join(context_lines(rows)))
+    return rows
+
+
+def scenario_burst(site: Site, args: argparse.Namespace) -> None:
+    """``--rounds`` bursts, each row's place in the order moved by one every round (no row
+    always runs first, on a cold machine, or right after another's load); then, with more
+    than one round, every round's all-Ready times and ratios, and their medians."""
+    rounds = []
+    for n in range(args.rounds):
+        shift = n % len(args.who)
+        print(f"\n=== round {n + 1} of {args.rounds}", flush=True)
+        rounds.append(burst_round(site, args, args.who[shift:] + args.who[:shift]))
+    if len(rounds) > 1:
+        print(f"\n{rounds_table(rounds)}")
 
 
 def scenario_restart(site: Site, args: argparse.Namespace) -> None:
@@ -176,6 +190,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"comma-separated, of {', '.join(SCENARIOS)} (default burst)")
     parser.add_argument("--who", default=",".join(WHO),
                         help="burst rows to run, in this order (default seed,operator,floor)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="bursts in a row, the rows' order rotated each round; with more "
+                             "than one, a summary with the medians (default 1)")
     parser.add_argument("--restart-count", type=int, default=1000)
     parser.add_argument("--scale-count", type=int, default=10000)
     parser.add_argument("--ns-count", type=int, default=1000)

@@ -1,6 +1,8 @@
 """Printing bench_burst's figures (pure: rows in, text out)."""
 from __future__ import annotations
 
+import statistics
+
 from bench.burst_api import Metrics
 from bench.burst_rows import Row
 from bench.common import percentile, table
@@ -143,3 +145,41 @@ def ratios(rows: list[Row]) -> str:
     if floor:
         parts.append(f"this operator's time / the floor's = {ours / floor:.2f}")
     return "; ".join(parts)
+
+
+def rounds_table(rounds: list[list[Row]]) -> str:
+    """One line per round: each row's all-Ready time, this operator's p99 and the two ratios
+    issue 10 asks about; then the medians. Rounds on one machine differ by more than a
+    single run can tell: read the spread, not one line."""
+    who = [row.who for row in rounds[0]]
+    lines, ratio_rows = [], []
+    for n, rows in enumerate(rounds, 1):
+        times = {row.who: all_ready(row) for row in rows}
+        ours = next((row for row in rows if row.who == "this operator"), None)
+        p99 = percentile(latencies(ours), 99) if ours and latencies(ours) else None
+        toy, floor, mine = (times.get("seed-style Kopf operator"),
+                            times.get("floor (no operator)"), times.get("this operator"))
+        pair = (toy / mine if toy and mine else None, mine / floor if mine and floor else None)
+        ratio_rows.append(pair)
+        lines.append([str(n)] + [_seconds(times.get(w)) for w in who] + [
+            _seconds(p99), _ratio(pair[0]), _ratio(pair[1])])
+    lines.append(["median"] + [_seconds(_median([all_ready(r) for rs in rounds for r in rs
+                                                  if r.who == w])) for w in who] + [
+        "", _ratio(_median([p[0] for p in ratio_rows])),
+        _ratio(_median([p[1] for p in ratio_rows]))])
+    header = ["round"] + [f"{w}: all Ready" for w in who] + [
+        "this operator's p99", "toy / ours (>= 1.25)", "ours / floor (<= 2)"]
+    return table(header, lines)
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = sorted(v for v in values if v is not None)
+    return statistics.median(known) if known else None
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

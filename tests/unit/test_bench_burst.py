@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.burst_api import Metrics, collection, parse_request_totals, ready_generation
 from bench.burst_namespaces import operator_settings, spread
 from bench.burst_procs import LogTail, seed_pins
-from bench.burst_report import all_ready, latencies, ratios, rss, writes
+from bench.burst_report import all_ready, latencies, ratios, rounds_table, rss, writes
 from bench.burst_restart import CHECKED, DDL, checked_names
 from bench.burst_rows import Row
 from bench.common import ROOT
@@ -131,6 +131,42 @@ def test_ratios_compare_all_ready_times() -> None:
         "the seed-style operator's time / this operator's = 1.50; "
         "this operator's time / the floor's = 2.00")
     assert ratios([row("floor (no operator)", 2.0)]) == ""
+
+
+def test_rounds_are_summed_up_by_their_medians() -> None:
+    def row(who: str, seconds: float) -> Row:
+        return Row(who, 1, created={"a": 0.0}, ready={"a": seconds}, started=0.0)
+
+    rounds = [[row("this operator", ours), row("seed-style Kopf operator", toy),
+               row("floor (no operator)", floor)]
+              for ours, toy, floor in ((4.0, 6.0, 2.0), (5.0, 5.0, 2.5), (6.0, 6.6, 3.0))]
+    lines = rounds_table(rounds).splitlines()
+    assert lines[2].split() == ["1", "4.00", "s", "6.00", "s", "2.00", "s", "4.00", "s",
+                                "1.50", "2.00"]
+    # medians of each column: all-Ready 5.0 / 6.0 / 2.5 s; toy/ours 1.50, 1.00, 1.10 -> 1.10
+    assert lines[-1].split() == ["median", "5.00", "s", "6.00", "s", "2.50", "s", "1.10", "2.00"]
+
+
+def test_a_forking_servers_cpu_counts_its_children_ended_and_live() -> None:
+    import subprocess
+    import sys
+
+    from bench.burst_procs import cpu_seconds, tree_cpu_seconds
+
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import subprocess, sys, time\n"
+                               f"subprocess.run([sys.executable, '-c', {spin!r}])\n"
+                               "print('reaped', flush=True)\ntime.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "reaped"
+        own, total = cpu_seconds(parent.pid), tree_cpu_seconds(parent.pid)
+        assert own is not None and total is not None
+        assert total >= own + 0.25  # the child's 0.3 s, reaped into the parent's cutime
+    finally:
+        parent.kill()
+        parent.wait()
 
 
 def test_the_runtime_virtualenv_is_what_the_image_installs() -> None:
