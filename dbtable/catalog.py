@@ -42,7 +42,8 @@ SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
   FROM found JOIN pg_class c ON c.oid = found.oid
  ORDER BY c.relname
 """
-_TABLES = "WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + ")" + _DETAILS_OF_FOUND
+_TABLES = ("WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + ")"
+           + _DETAILS_OF_FOUND)
 TABLES = Prepared("dbt_tables", _TABLES,
                   (("schema", "name"), ("name", "name"), ("pattern", "text")))
 # The table called %(name)s alone: an index lookup, whatever the number of tables.
