@@ -27,6 +27,25 @@ NOT_CHECKED = ("some validation rules were not checked because the object was in
                "correct the existing errors to complete validation")
 
 
+# Per kind: the (max, min) size keywords, the error kind past the max, and each message.
+_SIZE_BOUNDS = {
+    "string": ("maxLength", "minLength", "too long", "too long", "too short"),
+    "array": ("maxItems", "minItems", "too many", "too many items", "too few items"),
+    "object": ("maxProperties", "minProperties", "too many", "too many properties",
+               "too few properties"),
+}
+
+
+def _size_errors(schema: Mapping[str, Any], kind: str, size: int,
+                 path: str) -> Iterator[tuple[str, str]]:
+    """The length bounds of a string, array or object, as the API server reports them."""
+    most, least, over_kind, over, under = _SIZE_BOUNDS[kind]
+    if size > schema.get(most, 1e9):
+        yield over_kind, f"{path}: {over}"
+    if size < schema.get(least, 0):
+        yield "invalid", f"{path}: {under}"
+
+
 def schema_errors(schema: Mapping[str, Any], value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(kind, message) for each structural error of ``value``; unknown fields count as errors,
     as with kubectl's strict validation."""
@@ -37,25 +56,15 @@ def schema_errors(schema: Mapping[str, Any], value: Any, path: str) -> Iterator[
         return
     if "enum" in schema and value not in schema["enum"]:
         yield "enum", f"{path}: must be one of {schema['enum']}"
+    if kind in _SIZE_BOUNDS:
+        yield from _size_errors(schema, kind, len(value), path)
     if kind == "string":
-        if len(value) > schema.get("maxLength", 1e9):
-            yield "too long", f"{path}: too long"
-        if len(value) < schema.get("minLength", 0):
-            yield "invalid", f"{path}: too short"
         if "pattern" in schema and not re2_match(schema["pattern"], value):
             yield "invalid", f"{path}: does not match {schema['pattern']}"
     elif kind == "array":
-        if len(value) > schema.get("maxItems", 1e9):
-            yield "too many", f"{path}: too many items"
-        if len(value) < schema.get("minItems", 0):
-            yield "invalid", f"{path}: too few items"
         for i, item in enumerate(value):
             yield from schema_errors(schema["items"], item, f"{path}[{i}]")
     elif kind == "object":
-        if len(value) > schema.get("maxProperties", 1e9):
-            yield "too many", f"{path}: too many properties"
-        if len(value) < schema.get("minProperties", 0):
-            yield "invalid", f"{path}: too few properties"
         for key in schema.get("required", ()):
             if key not in value:
                 yield "required", f"{path}.{key}: required"
