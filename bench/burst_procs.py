@@ -30,11 +30,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stat_fields(stat: Path) -> list[str] | None:
+    """The fields of a /proc/<pid>/stat after the command name (the first is the state, the
+    second the parent's pid, the 12th and 13th utime and stime, then cutime and cstime)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):  # gone meanwhile
+        return None
+
+
 def cpu_seconds(pid: int) -> float | None:
     """utime + stime of a process, from /proc/<pid>/stat."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -42,16 +50,14 @@ def cpu_seconds(pid: int) -> float | None:
 def tree_cpu_seconds(pid: int) -> float | None:
     """CPU of a forking server: its own, its reaped children's (cutime + cstime) and its live
     children's. For PostgreSQL: the postmaster and every backend, ended ones included."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None:
         return None
     total = sum(int(f) for f in fields[11:15])
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            child = stat.read_text().rsplit(")", 1)[1].split()
-            if int(child[1]) == pid:
-                total += int(child[11]) + int(child[12])
+        child = _stat_fields(stat)
+        if child is not None and int(child[1]) == pid:
+            total += int(child[11]) + int(child[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
