@@ -35,9 +35,8 @@ async def holds_finalizer_async(body: kopf.Body, memo: kopf.Memo, retry: int,
                                 logger: logging.Logger) -> bool:
     """Our finalizer is on the object before any DDL (added now if need be, see
     dbtable/finalizer.py), so no table exists that a deletion could leave behind. False: the
-    object is being deleted or gone, and nothing is created for it."""
-    if is_held(body):
-        return True
+    object is being deleted or gone, and nothing is created for it. (``ensure`` answers at
+    once, with no request, when the object already holds it.)"""
     try:
         held = await memo.keep_finalizer.ensure(body)
     except FinalizerNotAdded as e:
