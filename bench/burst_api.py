@@ -22,7 +22,9 @@ WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
 
 
 class ApiError(RuntimeError):
-    pass
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Api:
@@ -63,7 +65,7 @@ class Api:
                     raise
                 continue
             if response.status >= 400:
-                raise ApiError(f"{method} {path}: {response.status} {data[:300]!r}")
+                raise ApiError(f"{method} {path}: {response.status} {data[:300]!r}", response.status)
             if response.getheader("Content-Type", "").startswith("application/json"):
                 return json.loads(data)
             return data.decode()
@@ -155,7 +157,8 @@ class ReadyWatch(threading.Thread):
                            headers={"Accept": "application/json"})
         response = self._conn.getresponse()
         if response.status != 200:
-            raise ApiError(f"watch of {self.namespace}: {response.status} {response.read()!r}")
+            raise ApiError(f"watch of {self.namespace}: {response.status} {response.read()!r}",
+                           response.status)
         self._started.set()
         while not self._halt:
             line = response.readline()

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg2
 
-from bench.burst_api import Api, Metrics, ReadyWatch, collection, create_all
+from bench.burst_api import Api, ApiError, Metrics, ReadyWatch, collection, create_all
 from bench.burst_procs import (Process, api_connections, cpu_seconds, start_operator,
                                start_seed, tree_cpu_seconds)
 from bench.common import rss_kib, seed_spec
@@ -97,7 +97,7 @@ def admission_finalizer(site: Site, row: Row, namespaces: list[str] | None) -> I
         probe = {**bodies(1)[0], "metadata": {"name": "policy-probe"}}
         path = f"{collection((namespaces or ['default'])[0])}?dryRun=All"
         deadline = time.monotonic() + 30
-        while "finalizers" not in site.api.request("POST", path, probe)["metadata"]:
+        while not _probe_has_finalizer(site, path, probe):
             if time.monotonic() > deadline:
                 raise RuntimeError("the finalizer policy did not take effect within 30 s")
             time.sleep(0.2)
@@ -105,6 +105,17 @@ def admission_finalizer(site: Site, row: Row, namespaces: list[str] | None) -> I
         yield
     finally:
         site.cp.kubectl_run("delete", "-f", "-", "--ignore-not-found", input=manifest)
+
+
+def _probe_has_finalizer(site: Site, path: str, probe: dict[str, Any]) -> bool:
+    """Whether a dry-run create comes back with a finalizer; False while the API server still
+    answers 503 for a CRD it has only just established."""
+    try:
+        return "finalizers" in site.api.request("POST", path, probe)["metadata"]
+    except ApiError as error:
+        if error.status == 503:
+            return False
+        raise
 
 
 def bodies(count: int) -> list[dict[str, Any]]:
