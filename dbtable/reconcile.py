@@ -21,12 +21,13 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
 from dbtable.batch import Part, send
-from dbtable.reconcile_locks import ATTEMPTS, LOCK_CLASS, begin, lock_more, name_locks
+from dbtable.reconcile_locks import ATTEMPTS, begin, lock_more, name_locks
 from dbtable.catalog import (TABLE_NAMED, TABLES, named_table_query, owned_table_query,
                              read_owned_table, tables_found)
 from dbtable.catalog_snapshot import SNAPSHOT, Snapshot, parse_snapshot, snapshot_params
-from dbtable.database import DatabaseSettings, is_connection_error
+from dbtable.database import DatabaseSettings
 from dbtable.fk_catalog import read_key_facts, read_referencing
+from dbtable.lone_statement import execute_alone
 from dbtable.plan_foreign_keys import refusal_for_error
 from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 from dbtable.operations import CreateTable
@@ -35,16 +36,12 @@ from dbtable.plan_columns import needed_facts, plan_renames
 from dbtable.render import render
 from dbtable.retype_facts import RECHECKS, retype_candidates
 from dbtable.resolve import resolve_defaults, resolve_types
-from dbtable.unique_operations import CreateUniqueIndex, DropUniqueIndex
 from dbtable.catalog_indexes import name_holders
-from dbtable.index_operations import CreateIndex, DropFailedIndex
 from dbtable.plan_indexes import index_counts
 from dbtable.plan_uniques import wanted_names
 from dbtable.render_indexes import duplicate_count
 
 log = logging.getLogger(__name__)
-
-DUPLICATE_TABLE = "42P07"  # a relation of that name exists
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,7 @@ def reconcile_table(conn: Connection, settings: DatabaseSettings, desired: Desir
                 return Outcome(plan, statements, table, applied=now, pending=later)
         # CREATE INDEX CONCURRENTLY cannot run in a transaction block: alone, after the
         # planning transaction has ended, under a session-level lock of the resource instead.
-        statements = _execute_alone(conn, settings, owner, now[0])
+        statements = execute_alone(conn, settings, owner, now[0])
         with conn, conn.cursor() as cur:
             return Outcome(plan, statements, read_owned_table(cur, settings.schema, owner),
                            applied=now, pending=later)
@@ -244,57 +241,6 @@ def _count_facts(cur: Any, desired: DesiredTable, table: ActualTable) -> Facts:
                  index_duplicates=tuple(
                      (name, n) for (name, _), n in zip(indexes, found[len(columns)
                                                                       + len(repeats):])))
-
-
-def _execute_alone(conn: Connection, settings: DatabaseSettings, owner: Owner,
-                   operation: Operation) -> tuple[str, ...]:
-    """One statement in autocommit, with the same bounds and the resource's lock held for
-    the session (released after, or with the session if the connection dies)."""
-    (statement,) = render((operation,), settings.schema)
-    text = statement.as_string(conn)
-    key = (LOCK_CLASS, f"resource:{owner}")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT set_config('lock_timeout', %s, false), "
-                        "set_config('statement_timeout', %s, false)",
-                        (f"{settings.lock_timeout_ms}ms", f"{settings.statement_timeout_ms}ms"))
-            cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
-            try:
-                log.debug("SQL statement: %s;", text)
-                cur.execute(statement)
-            except psycopg2.Error as e:
-                _clean_up_after(conn, cur, operation, settings.schema, e)
-                raise
-            finally:
-                # A lost connection took the lock and the settings with it: the statement's
-                # own error is the one to report.
-                if not conn.closed:
-                    cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
-                    cur.execute("RESET lock_timeout; RESET statement_timeout")
-    finally:
-        if not conn.closed:
-            conn.autocommit = False
-    return (text,)
-
-
-def _clean_up_after(conn: Connection, cur: Any, operation: Operation, schema: str,
-                    error: psycopg2.Error) -> None:
-    """A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an INVALID index, which still refuses
-    new duplicates while the status says the constraint is not there: drop it at once (the
-    next plan would too). Not when the connection is gone: then the next plan does it."""
-    if not isinstance(operation, (CreateUniqueIndex, CreateIndex)) or conn.closed \
-            or is_connection_error(error):
-        return
-    if isinstance(operation, CreateIndex):
-        if error.pgcode == DUPLICATE_TABLE:  # the name is someone else's: never drop it
-            return
-        cleanup: Operation = DropFailedIndex(operation.table, operation.name)
-    else:
-        cleanup = DropUniqueIndex(operation.table, operation.column, operation.name)
-    (drop,) = render((cleanup,), schema)
-    log.debug("SQL statement: %s;", drop.as_string(conn))
-    cur.execute(drop)
 
 
 def _execute(conn: Connection, cur: object, plan: Plan, schema: str,

@@ -362,13 +362,13 @@ def test_a_failed_concurrent_build_drops_its_invalid_index_at_once(conn, setting
     is dropped before the error is reported."""
     from psycopg2 import errors
 
-    from dbtable.reconcile import _execute_alone
+    from dbtable.lone_statement import execute_alone
     from dbtable.unique_operations import CreateUniqueIndex, unique_name
 
     apply(conn, settings)
     execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
     with pytest.raises(errors.UniqueViolation):
-        _execute_alone(conn, settings, OWNER,
-                       CreateUniqueIndex("orders", "email", unique_name("orders", "email")))
+        execute_alone(conn, settings, OWNER,
+                      CreateUniqueIndex("orders", "email", unique_name("orders", "email")))
     assert _indexes(conn, settings) == [("orders_pkey", True)]
     execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (3, 'a')")  # not refused

@@ -16,7 +16,8 @@ from dbtable.catalog import read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import DeletionPolicy, Owner
 from dbtable.plan import CreateTable, ReclaimTable, RefusalReason
-from dbtable.reconcile import LOCK_CLASS, Outcome, delete_table, reconcile_table
+from dbtable.reconcile import Outcome, delete_table, reconcile_table
+from dbtable.reconcile_locks import LOCK_CLASS
 from dbtable.spec import parse_spec
 from tests.integration.test_reconcile import SEED
 

@@ -11,7 +11,7 @@ from dbtable.database import DatabaseSettings
 from dbtable.index_model import INDEX_MARKER, build_name, generated_index_name
 from dbtable.index_operations import CreateIndex
 from dbtable.plan import RefusalReason
-from dbtable.reconcile import _execute_alone
+from dbtable.lone_statement import execute_alone
 from tests.integration.test_column_changes import (OWNER, apply, assert_refused_unchanged,
                                                    converge, execute)
 
@@ -145,8 +145,8 @@ def test_a_failed_concurrent_build_drops_its_invalid_index_at_once(conn, setting
     apply(conn, settings)
     execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
     with pytest.raises(psycopg2.errors.UniqueViolation):
-        _execute_alone(conn, settings, OWNER,
-                       CreateIndex("orders", "dbt_ix_x", ("email",), "btree", True))
+        execute_alone(conn, settings, OWNER,
+                      CreateIndex("orders", "dbt_ix_x", ("email",), "btree", True))
     assert set(indexes(conn, settings)) == {"orders_pkey"}
 
 
@@ -154,7 +154,7 @@ def test_a_build_that_meets_someone_elses_index_of_that_name_leaves_it(conn, set
     apply(conn, settings)
     execute(conn, settings, "CREATE INDEX dbt_ix_x ON {t} (status)")
     with pytest.raises(psycopg2.errors.DuplicateTable):
-        _execute_alone(conn, settings, OWNER, CreateIndex("orders", "dbt_ix_x", ("email",)))
+        execute_alone(conn, settings, OWNER, CreateIndex("orders", "dbt_ix_x", ("email",)))
     assert indexes(conn, settings)["dbt_ix_x"] == ("btree (status)", True, None)
 
 

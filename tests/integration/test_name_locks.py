@@ -21,7 +21,8 @@ from dbtable.catalog import read_owned_table, read_table
 from dbtable.database import DatabaseSettings
 from dbtable.model import Owner
 from dbtable.plan import RenameTable
-from dbtable.reconcile import LOCK_CLASS, reconcile_table
+from dbtable.reconcile import reconcile_table
+from dbtable.reconcile_locks import LOCK_CLASS
 from dbtable.spec import parse_spec
 from tests.integration.test_concurrency import waiting_advisory_locks, wait_until
 from tests.integration.test_reconcile import SEED

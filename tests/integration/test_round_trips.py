@@ -17,7 +17,8 @@ import pytest
 from dbtable.database import DatabaseSettings, connect
 from dbtable.model import Owner
 from dbtable.pool import ConnectionPool
-from dbtable.reconcile import LOCK_CLASS, Outcome, reconcile_table
+from dbtable.reconcile import Outcome, reconcile_table
+from dbtable.reconcile_locks import LOCK_CLASS
 from dbtable.spec import parse_spec
 from tests.support.seed import seed_spec
 from tests.support.wire import QueryRecorder
