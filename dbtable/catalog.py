@@ -13,29 +13,34 @@ from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, 
 from dbtable.ownership import Marker, TableComment
 
 # The marker is a JSON line in the table comment. The server filters on the exact JSON fragment
-# that names this owner's namespace and name; Owner.from_marker() then parses the few rows that
-# match.
+# %(marker)s (a substring, compared with strpos: no index serves this search, and strpos scans
+# several times faster than LIKE '%...%'), and Owner.from_marker() then parses the few rows that
+# match. The comments are read first, behind OFFSET 0 so that the planner keeps that order: one
+# pass over pg_description, then a pg_class lookup per match. Left to itself, the planner
+# reads every table of the schema and probes its comment one by one, which costs more from a
+# hundred tables on (issue 10: 0.9 against 0.3 ms at 500 tables, 3.5 against 2.5 at 10,000).
+_MARKED = """(SELECT d.objoid, d.description FROM pg_description d
+          WHERE %(marker)s IS NOT NULL AND d.classoid = 'pg_class'::regclass
+            AND d.objsubid = 0 AND strpos(d.description, %(marker)s) > 0 OFFSET 0) d"""
 _BY_MARKER = """
 SELECT c.oid, c.relname, d.description
-  FROM pg_description d
+  FROM """ + _MARKED + """
   JOIN pg_class c ON c.oid = d.objoid
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-   AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s
+ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
 """
-# The table called %(name)s and the tables whose comment matches %(pattern)s (either may be
-# NULL), each with all its details: one round trip. Two branches, so each finds its rows by an
-# index (pg_class by name, pg_description by the marker) rather than one scan joining both.
+# The table called %(name)s and the tables whose comment holds %(marker)s (either may be
+# NULL), each with all its details: one round trip. Two branches, so that the one by name is
+# an index lookup rather than part of one scan joining both.
 _FOUND_BY_NAME = """
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = %(name)s"""
-# No index serves a LIKE on the comments: this branch reads every table comment in the schema.
+# No index serves a search in the comments: this branch reads every table comment.
 _FOUND_BY_MARKER = """
-  SELECT c.oid FROM pg_description d
+  SELECT c.oid FROM """ + _MARKED + """
     JOIN pg_class c ON c.oid = d.objoid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-     AND n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND d.description LIKE %(pattern)s"""
+   WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')"""
 _DETAILS_OF_FOUND = """
 SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
        """ + DETAILS_JSON.format(oid="c.oid") + """ AS details
@@ -45,7 +50,7 @@ SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
 _TABLES = ("WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + ")"
            + _DETAILS_OF_FOUND)
 TABLES = Prepared("dbt_tables", _TABLES,
-                  (("schema", "name"), ("name", "name"), ("pattern", "text")))
+                  (("schema", "name"), ("name", "name"), ("marker", "text")))
 # The table called %(name)s alone: an index lookup, whatever the number of tables.
 TABLE_NAMED = Prepared("dbt_table_named",
                        "WITH found AS (" + _FOUND_BY_NAME + ")" + _DETAILS_OF_FOUND,
@@ -124,8 +129,8 @@ def named_table_query(schema: str, name: str) -> Part:
 
 def tables_params(schema: str, owner: Owner | None, name: str | None) -> dict[str, Any]:
     """Parameters of _TABLES (and TABLES_JSON): the owner's tables and the one called name."""
-    pattern = None if owner is None else "%" + _like_escape(owner.marker_fragment()) + "%"
-    return {"schema": schema, "name": name, "pattern": pattern}
+    marker = None if owner is None else owner.marker_fragment()
+    return {"schema": schema, "name": name, "marker": marker}
 
 
 def tables_found(rows: Iterable[list[Any]], schema: str, owner: Owner | None = None,
@@ -148,14 +153,10 @@ def tables_found(rows: Iterable[list[Any]], schema: str, owner: Owner | None = N
 
 def read_retained_tables(cur: Any, schema: str) -> list[tuple[str, Marker]]:
     """Every table kept aside after its resource was deleted, with its marker."""
-    cur.execute(_BY_MARKER, {"schema": schema, "pattern": '%"retainedUntil": %'})
+    cur.execute(_BY_MARKER, {"schema": schema, "marker": '"retainedUntil": '})
     found = [(name, TableComment.parse(comment).marker) for _, name, comment in cur.fetchall()]
     return [(name, marker) for name, marker in found
             if marker is not None and marker.retained_until is not None]
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _same_owner(found: Owner | None, owner: Owner) -> bool:
@@ -174,7 +175,7 @@ SELECT c.oid, c.relname, d.description
   LEFT JOIN pg_description d
     ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
  WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
-   AND (d.description LIKE %(marker)s OR c.relname IN (SELECT unnest(%(names)s::text[])))
+   AND (strpos(d.description, %(marker)s) > 0 OR c.relname IN (SELECT unnest(%(names)s::text[])))
 """
 _ALL_DETAILS = """
 SELECT c.oid,
@@ -243,7 +244,7 @@ def read_managed_tables(cur: Any, schema: str, names: Iterable[str] = (),
     Four queries in all, however many tables there are: what the drift sweep compares.
     """
     wanted = set(names)
-    marker = "%" + _like_escape(f'"{MARKER_KEY}": "{MARKER_VALUE}"') + "%"
+    marker = f'"{MARKER_KEY}": "{MARKER_VALUE}"'
     cur.execute(_ALL_CANDIDATES, {"schema": schema, "marker": marker, "names": sorted(wanted)})
     only = None if owners is None else set(owners)
     candidates = {oid: (name, comment) for oid, name, comment in cur.fetchall()

@@ -31,7 +31,7 @@ SNAPSHOT = Prepared(
     "dbt_snapshot",
     "SELECT " + ",\n       ".join((TABLES_JSON, BLOCKER_KIND, LOOKUP_JSON, HOLDERS_JSON,
                                     REFERENCED_JSON)),
-    (("schema", "name"), ("name", "name"), ("pattern", "text"), ("types", "text[]"),
+    (("schema", "name"), ("name", "name"), ("marker", "text"), ("types", "text[]"),
      ("holder_names", "text[]"), ("referenced", "text[]")))
 
 
