@@ -23,7 +23,8 @@ from bench.burst_api import Api, ApiError, Metrics, ReadyWatch, collection, crea
 from bench.burst_procs import (Process, api_connections, cpu_seconds, start_operator,
                                start_seed, tree_cpu_seconds)
 from bench.common import rss_kib, seed_spec
-from tests.support.k8s import finalizer_policy, namespaced_rbac
+from hack.finalizer_policy import finalizer_policy
+from tests.support.k8s import namespaced_rbac
 from tests.support.postgres import create_operator_database
 
 SERVICE_ACCOUNT = "database-table-operator"

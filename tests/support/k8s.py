@@ -98,30 +98,6 @@ def namespaced_rbac(namespace: str, checkout: Path = ROOT) -> str:
     return yaml.safe_dump_all(documents)
 
 
-FINALIZER_POLICY = Path("deploy") / "finalizer-policy.yaml"
-
-
-def finalizer_policy(namespaces: list[str] | None, checkout: Path = ROOT,
-                     suffix: str = "") -> str | None:
-    """The checkout's deploy/finalizer-policy.yaml bound to ``namespaces`` (None: every
-    namespace, as in cluster-wide mode), its cluster-scoped names suffixed; None when the
-    checkout has no such file (an older one)."""
-    path = checkout / FINALIZER_POLICY
-    if not path.exists():
-        return None
-    documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    for doc in documents:
-        doc["metadata"]["name"] += suffix
-        if doc["kind"] == "MutatingAdmissionPolicyBinding":
-            doc["spec"]["policyName"] += suffix
-            doc["spec"].pop("matchResources", None)
-            if namespaces is not None:
-                doc["spec"]["matchResources"] = {"namespaceSelector": {"matchExpressions": [{
-                    "key": "kubernetes.io/metadata.name", "operator": "In",
-                    "values": list(namespaces)}]}}
-    return yaml.safe_dump_all(documents)
-
-
 def resource(name: str, spec: dict[str, Any]) -> str:
     return yaml.safe_dump({"apiVersion": "kopf.demo/v1", "kind": "DatabaseTable",
                            "metadata": {"name": name}, "spec": spec})
