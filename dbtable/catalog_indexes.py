@@ -36,13 +36,23 @@ _INDEXES = ("SELECT x.indrelid, " + _INDEX_FIELDS + "\n  FROM " + _INDEX_SOURCE
 INDEXES_JSON = ("(SELECT coalesce(json_agg(json_build_array(" + _INDEX_FIELDS
                 + ") ORDER BY i.relname), '[]')\n  FROM " + _INDEX_SOURCE
                 + "\n   AND x.indrelid = {oid})")
+# Each wanted name looked up by pg_class's index on (relname, relnamespace): the name cast to
+# the catalog's type (compared as text, no index serves it), and OFFSET 0 keeps the lookup per
+# name. The cast cuts a name longer than 63 bytes short, so a row may name a relation called
+# by its first 63 bytes; name_holders (and fk_catalog's referenced_found) keep only rows named
+# exactly as wanted. A join of the list against pg_class read every relation of the database
+# once per reconcile (issue 10: 0.22 ms with 500 tables, growing with every table, index and
+# TOAST table).
 _HOLDERS = """
-SELECT c.relname AS name, c.relkind::text AS kind, t.relname AS indexed
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_index x ON x.indexrelid = c.oid
-  LEFT JOIN pg_class t ON t.oid = x.indrelid
- WHERE n.nspname = %(schema)s AND c.relname IN (SELECT unnest(%(names)s::text[]))
+SELECT h.name, h.kind, h.indexed
+  FROM (SELECT DISTINCT unnest(%(names)s::text[])::name AS wanted) w
+  CROSS JOIN LATERAL (
+    SELECT c.relname AS name, c.relkind::text AS kind, t.relname AS indexed
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_index x ON x.indexrelid = c.oid
+      LEFT JOIN pg_class t ON t.oid = x.indrelid
+     WHERE n.nspname = %(schema)s AND c.relname = w.wanted OFFSET 0) h
 """
 # The same rows as one JSON array, for the names %(holder_names)s (one more value of the query
 # a reconcile reads everything with: dbtable/catalog_snapshot.py).

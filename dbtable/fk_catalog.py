@@ -55,10 +55,13 @@ SELECT c.relname,
           FROM pg_index x
          WHERE x.indrelid = c.oid AND x.indisunique AND x.indisvalid AND x.indimmediate
            AND x.indpred IS NULL AND x.indexprs IS NULL) AS keys
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
-   AND c.relname IN (SELECT unnest(%(names)s::text[]))
+  FROM (SELECT DISTINCT unnest(%(names)s::text[])::name AS wanted) w
+  CROSS JOIN LATERAL (
+    SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = w.wanted
+    OFFSET 0) c
 """
+# (Each name looked up by pg_class's index, as dbtable/catalog_indexes.py's _HOLDERS does.)
 
 # The same rows as one JSON array, for the names %(referenced)s: one more value of the query
 # a reconcile reads everything with (dbtable/catalog_snapshot.py).

@@ -29,7 +29,8 @@ from dbtable.types import ColumnType
 LOOKUP_JSON = """(SELECT coalesce(json_agg(json_build_array(t.oid::bigint, pn.nspname, p.proname)
                                    ORDER BY d.position), '[]')
   FROM unnest(%(types)s::text[]) WITH ORDINALITY AS d(name, position)
-  LEFT JOIN pg_type t ON t.oid = to_regtype(d.name)
+  LEFT JOIN LATERAL (SELECT y.oid, y.typmodin FROM pg_type y
+                      WHERE y.oid = to_regtype(d.name) OFFSET 0) t ON true
   LEFT JOIN pg_proc p ON p.oid = t.typmodin
   LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace)"""
 _SAVEPOINT = sql.SQL("SAVEPOINT dbt_typmod")

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from psycopg2 import sql
 
+from dbtable.catalog_indexes import read_name_holders
 from dbtable.database import DatabaseSettings
+from dbtable.fk_catalog import read_referenced
 from dbtable.model import Owner
 from dbtable.plan import RefusalReason
 from dbtable.reconcile import reconcile_table
@@ -78,3 +80,19 @@ def test_a_domain_over_an_array_under_the_name_is_still_a_conflict(conn, other_c
     run(other_conn, settings, "CREATE DOMAIN _ids AS integer[]")
     (refusal,) = apply(conn, settings, "_ids").plan.refusals
     assert refusal.reason is RefusalReason.CONFLICT
+
+
+def test_a_name_longer_than_postgresql_keeps_holds_nothing(conn, other_conn, settings) -> None:
+    """The holders of names, and the tables a key references, are looked up by pg_class's
+    index on the name cast to PostgreSQL's type, which keeps 63 bytes: a longer name is cut
+    short there, and must not be taken for the relation called by its first 63 bytes."""
+    short = "h" * 63
+    run(other_conn, settings, f"CREATE TABLE {short} (id integer PRIMARY KEY)")
+    with conn, conn.cursor() as cur:
+        assert read_name_holders(cur, settings.schema, [short], None, ()) == (
+            (short, f"the table {short}"),)  # found by its own name
+        assert read_name_holders(cur, settings.schema, [short + "x"], None, ()) == ()
+        assert [(n, r is not None) for n, r in read_referenced(cur, settings.schema, [short])
+                ] == [(short, True)]
+        assert [(n, r is not None) for n, r in read_referenced(
+            cur, settings.schema, [short + "x"])] == [(short + "x", False)]
