@@ -51,6 +51,7 @@ from bench.burst_floor import floor_row
 from bench.burst_namespaces import cluster_wide_row, own_control_plane
 from bench.burst_rows import Row, Site, operator_row, seed_row
 from bench.common import ROOT, log_dir, machine
+from hack.crd_wait import wait_established
 
 SCENARIOS = ("burst", "restart", "scale", "namespaces")
 WHO = ("seed", "operator", "floor")
@@ -172,8 +173,7 @@ def setup(stack: contextlib.ExitStack, args: argparse.Namespace, workdir: Path) 
     stack.callback(cp.stop)
     cp.start()
     cp.kubectl_run("apply", "-f", str(args.checkout / "crd.yaml"))
-    cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                   "crd/databasetables.kopf.demo")
+    wait_established(cp.kubectl_run)
     return Site(pg=pg, cp=cp, api=Api.admin_of(cp), checkout=args.checkout, workdir=workdir,
                 seed_bin=seed_bin)
 

@@ -24,6 +24,7 @@ from bench.burst_api import Api, ApiError, ReadyWatch, collection, create_all
 from bench.burst_procs import start_operator
 from bench.burst_rows import (SERVICE_ACCOUNT, Row, Site, admission_finalizer, bodies, measured,
                               wait_all)
+from hack.crd_wait import wait_established
 from tests.support.postgres import create_operator_database
 
 KUSTOMIZATION = Path("deploy") / "cluster-wide"
@@ -57,8 +58,7 @@ def cluster_wide_identity(site: Site, docs: list[dict[str, Any]]) -> Path:
     wanted = ("CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
     site.cp.kubectl_run("apply", "-f", "-", input=yaml.safe_dump_all(
         [d for d in docs if d["kind"] in wanted]))
-    site.cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/databasetables.kopf.demo")
+    wait_established(site.cp.kubectl_run)
     # A brand-new CRD answers 429 "storage is (re)initializing" for a moment: let that pass
     # before the operator starts, as it has for the other rows' CRD.
     deadline = time.monotonic() + 60

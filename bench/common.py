@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from hack.crd_wait import wait_established
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_ACCOUNT = "database-table-operator"  # service-account.yaml's
 
@@ -206,8 +208,7 @@ def operator_site(stack: contextlib.ExitStack, workdir: Path) -> Site:
     stack.callback(cp.stop)
     cp.start()
     cp.kubectl_run("apply", "-f", str(ROOT / "crd.yaml"))
-    cp.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                   "crd/databasetables.kopf.demo")
+    wait_established(cp.kubectl_run)
     namespace = f"bench-{secrets.token_hex(4)}"
     cp.kubectl_run("create", "namespace", namespace)
     cp.kubectl_run("apply", "-f", "-", input=namespaced_rbac(namespace))

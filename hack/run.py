@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 
 from hack.controlplane import ControlPlane, KubectlError
+from hack.crd_wait import wait_established
 from hack.finalizer_policy import (EXAMPLE, FINALIZER_POLICY, Kubectl, PolicyNotInEffect,
                                    admission_policies_served, install_policy)
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = os.environ.get("WATCH_NAMESPACE", "default")
 ALL_NAMESPACES = ("", "*")
-CRD = "crd/databasetables.kopf.demo"
 
 
 def kopf_scope(watch_namespace: str) -> list[str]:
@@ -64,7 +64,7 @@ def set_up_cluster(kubectl: Kubectl, watch_namespace: str, own_control_plane: bo
     holding our finalizer.
     ``policy_suffix`` suffixes the policy's names (tests sharing an API server)."""
     kubectl("apply", "-f", str(ROOT / "crd.yaml"))
-    _wait_established(kubectl)
+    wait_established(kubectl)
     namespace = example_namespace(watch_namespace)
     if own_control_plane:
         # a fresh control plane has only `default`: WATCH_NAMESPACE=other needs its namespace
@@ -77,18 +77,6 @@ def set_up_cluster(kubectl: Kubectl, watch_namespace: str, own_control_plane: bo
              f"(kubectl apply -f {FINALIZER_POLICY})")
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
     _log(f"applied {EXAMPLE.name} in namespace {namespace}")
-
-
-def _wait_established(kubectl: Kubectl, timeout: float = 60) -> None:
-    """Poll the CRD's Established condition. Not `kubectl wait --for=condition=Established`:
-    it fails at once (".status.conditions accessor error: <nil>") when it reads a new CRD
-    before the API server has written its first status, seen once on a loaded machine."""
-    deadline = time.monotonic() + timeout
-    query = '{.status.conditions[?(@.type=="Established")].status}'
-    while kubectl("get", CRD, "-o", f"jsonpath={query}").stdout.strip() != "True":
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{CRD} not Established after {timeout:.0f} s")
-        time.sleep(0.2)
 
 
 def _install_policy(kubectl: Kubectl, watch_namespace: str, suffix: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from hack.crd_wait import wait_established
 from tests.cluster.support import CONTAINER, DEPLOYMENT, stage_overlay
 from tests.e2e.conftest import Database
 from tests.support.k8s import wait_for
@@ -220,8 +221,7 @@ def _deploy(cluster: InCluster, password: str, tmp_path_factory: pytest.TempPath
     run = stage_overlay(tmp_path_factory.mktemp("overlay"), env, base=base)
     applied = time.monotonic()
     cluster.plane.kubectl_run("apply", "-k", str(run))
-    cluster.plane.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                              "crd/databasetables.kopf.demo")
+    wait_established(cluster.plane.kubectl_run)
     cluster.running_pod(timeout=180)
     FIGURES["kubectl apply -k to a running operator Pod"] = f"{time.monotonic() - applied:.1f}s"
     return cluster

@@ -24,6 +24,7 @@ import pytest
 import database_table_operator  # noqa: F401  (fail fast on import errors: KopfRunner would hang)
 from dbtable.catalog import read_table
 from dbtable.model import ActualTable
+from hack.crd_wait import wait_established
 from tests.support.k8s import ROOT, ExternalCluster, namespaced_rbac, wait_for
 from tests.support.postgres import create_operator_database
 
@@ -62,8 +63,7 @@ def cluster() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def crd(cluster: Any) -> None:
     cluster.kubectl_run("apply", "-f", str(ROOT / "crd.yaml"))
-    cluster.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/databasetables.kopf.demo")
+    wait_established(cluster.kubectl_run)
 
 
 @dataclass

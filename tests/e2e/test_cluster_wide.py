@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from dbtable.ownership import Owner
+from hack.crd_wait import wait_established
 from tests.e2e.conftest import (SERVICE_ACCOUNT, Database, Namespace, RunningOperator,
                                 _start_container)
 from tests.support.k8s import ROOT, resource, wait_for
@@ -78,8 +79,7 @@ def site() -> Iterator[Site]:
             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
             "ServiceAccount"]
         plane.kubectl_run("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-        plane.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/databasetables.kopf.demo")
+        wait_established(plane.kubectl_run)
         yield Site(plane, docs)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hack.crd_wait import wait_established
 from tests.e2e.conftest import Namespace
 from tests.support.k8s import ROOT, namespaced_rbac
 
@@ -28,8 +29,7 @@ def cluster() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def crd(cluster: Any) -> None:
     cluster.kubectl_run("apply", "-k", str(ROOT))  # the README's install: CRD, RBAC, operator
-    cluster.kubectl_run("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/databasetables.kopf.demo")
+    wait_established(cluster.kubectl_run)
 
 
 @pytest.fixture
