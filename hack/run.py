@@ -11,7 +11,7 @@ example-cr.yaml; prints how to reach the cluster and the database, and runs
 ``kopf run database_table_operator.py --namespace=default --verbose`` in the foreground.
 ``WATCH_NAMESPACE`` names another namespace; ``WATCH_NAMESPACE='*'`` serves all of them
 (``--all-namespaces``, the example still goes to ``default``), as the container's command does.
-Ctrl-C stops everything it started.
+Ctrl-C, SIGTERM or SIGHUP stops everything it started.
 """
 from __future__ import annotations
 
@@ -111,7 +111,16 @@ def kubectl_runner(kubectl: str, env: dict[str, str]) -> Kubectl:
     return run
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM and SIGHUP (`kill`, a closed terminal) stop `make run` as Ctrl-C does, so the
+    `with` below stops the PostgreSQL and the control plane it started. Left to their default,
+    they end the process at once, and the PostgreSQL server lives on with nobody to stop it."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     env = dict(os.environ)
     with contextlib.ExitStack() as started:
         own_control_plane = False
