@@ -22,9 +22,7 @@ WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
 
 
 class ApiError(RuntimeError):
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
+    pass
 
 
 class Api:
@@ -65,7 +63,7 @@ class Api:
                     raise
                 continue
             if response.status >= 400:
-                raise ApiError(f"{method} {path}: {response.status} {data[:300]!r}", response.status)
+                raise ApiError(f"{method} {path}: {response.status} {data[:300]!r}")
             if response.getheader("Content-Type", "").startswith("application/json"):
                 return json.loads(data)
             return data.decode()
@@ -157,8 +155,7 @@ class ReadyWatch(threading.Thread):
                            headers={"Accept": "application/json"})
         response = self._conn.getresponse()
         if response.status != 200:
-            raise ApiError(f"watch of {self.namespace}: {response.status} {response.read()!r}",
-                           response.status)
+            raise ApiError(f"watch of {self.namespace}: {response.status} {response.read()!r}")
         self._started.set()
         while not self._halt:
             line = response.readline()

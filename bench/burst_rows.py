@@ -19,11 +19,11 @@ from typing import Any
 
 import psycopg2
 
-from bench.burst_api import Api, ApiError, Metrics, ReadyWatch, collection, create_all
+from bench.burst_api import Api, Metrics, ReadyWatch, create_all
 from bench.burst_procs import (Process, api_connections, cpu_seconds, start_operator,
                                start_seed, tree_cpu_seconds)
 from bench.common import rss_kib, seed_spec
-from hack.finalizer_policy import finalizer_policy
+from hack.finalizer_policy import finalizer_policy, install_policy
 from tests.support.k8s import namespaced_rbac
 from tests.support.postgres import create_operator_database
 
@@ -88,35 +88,20 @@ POLICY_NOTE = "our finalizer put on at admission by the checkout's deploy/finali
 def admission_finalizer(site: Site, row: Row, namespaces: list[str] | None) -> Iterator[None]:
     """The checkout's finalizer policy (if it has one: older checkouts do not) bound to
     ``namespaces`` (None: all) while the row runs, as its README installs it; deleted after,
-    so the toy and the floor never get it. Waits until a dry-run create shows it in effect."""
-    manifest = finalizer_policy(namespaces, site.checkout, suffix=f"-{secrets.token_hex(3)}")
+    so the toy and the floor never get it. Waits until a dry-run create shows it in effect
+    (hack/finalizer_policy.py's install_policy, as `make run` and the tests install it)."""
+    suffix = f"-{secrets.token_hex(3)}"
+    manifest = finalizer_policy(namespaces, site.checkout, suffix=suffix)
     if manifest is None:
         yield
         return
-    site.cp.kubectl_run("apply", "-f", "-", input=manifest)
     try:
-        probe = {**bodies(1)[0], "metadata": {"name": "policy-probe"}}
-        path = f"{collection((namespaces or ['default'])[0])}?dryRun=All"
-        deadline = time.monotonic() + 30
-        while not _probe_has_finalizer(site, path, probe):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the finalizer policy did not take effect within 30 s")
-            time.sleep(0.2)
+        install_policy(site.cp.kubectl_run, namespaces, (namespaces or ["default"])[0],
+                       suffix=suffix, timeout=30, checkout=site.checkout)
         row.notes.append(POLICY_NOTE)
         yield
     finally:
         site.cp.kubectl_run("delete", "-f", "-", "--ignore-not-found", input=manifest)
-
-
-def _probe_has_finalizer(site: Site, path: str, probe: dict[str, Any]) -> bool:
-    """Whether a dry-run create comes back with a finalizer; False while the API server still
-    answers 503 for a CRD it has only just established."""
-    try:
-        return "finalizers" in site.api.request("POST", path, probe)["metadata"]
-    except ApiError as error:
-        if error.status == 503:
-            return False
-        raise
 
 
 def bodies(count: int) -> list[dict[str, Any]]:

@@ -58,14 +58,14 @@ def admission_policies_served(kubectl: Kubectl) -> bool:
 
 
 def install_policy(kubectl: Kubectl, namespaces: list[str] | None, probe_namespace: str,
-                   suffix: str = "", timeout: float = 60) -> str:
-    """Apply the policy bound to ``namespaces`` and return (the manifest applied) once it is in
-    effect: a server-side dry-run create of the example in ``probe_namespace`` (one the policy
-    binds) comes back with our finalizer. The API server takes a new policy in through an
-    informer, so the first creates after the apply may still go without it."""
-    manifest = finalizer_policy(namespaces, suffix=suffix)
+                   suffix: str = "", timeout: float = 60, checkout: Path = ROOT) -> str:
+    """Apply ``checkout``'s policy bound to ``namespaces`` and return (the manifest applied)
+    once it is in effect: a server-side dry-run create of the example in ``probe_namespace``
+    (one the policy binds) comes back with our finalizer. The API server takes a new policy in
+    through an informer, so the first creates after the apply may still go without it."""
+    manifest = finalizer_policy(namespaces, checkout, suffix=suffix)
     if manifest is None:
-        raise FileNotFoundError(ROOT / FINALIZER_POLICY)
+        raise FileNotFoundError(checkout / FINALIZER_POLICY)
     kubectl("apply", "-f", "-", input=manifest)
     deadline = time.monotonic() + timeout
     while True:
