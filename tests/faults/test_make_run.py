@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import children
 from hack.controlplane_build import cache_root
 
 pytestmark = pytest.mark.e2e
@@ -26,20 +27,13 @@ READY_S = 180  # the control plane and PostgreSQL start, the operator watches (b
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (by the parent pids in /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
+    """Every live process below ``pid``."""
     found, todo = set(), [pid]
     while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
+        for child in children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
     return found
 
 
