@@ -43,9 +43,11 @@ INDEXES_JSON = ("(SELECT coalesce(json_agg(json_build_array(" + _INDEX_FIELDS
 # exactly as wanted. A join of the list against pg_class read every relation of the database
 # once per reconcile (issue 10: 0.22 ms with 500 tables, growing with every table, index and
 # TOAST table).
+# The wanted names, each once, as the catalog's type (here and in fk_catalog.py's _REFERENCED):
+WANTED_NAMES = "(SELECT DISTINCT unnest(%(names)s::text[])::name AS wanted) w"
 _HOLDERS = """
 SELECT h.name, h.kind, h.indexed
-  FROM (SELECT DISTINCT unnest(%(names)s::text[])::name AS wanted) w
+  FROM """ + WANTED_NAMES + """
   CROSS JOIN LATERAL (
     SELECT c.relname AS name, c.relkind::text AS kind, t.relname AS indexed
       FROM pg_class c

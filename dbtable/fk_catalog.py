@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from dbtable.catalog_indexes import WANTED_NAMES
 from dbtable.fk_model import FK_MARKER, ActualForeignKey, FkAction, ReferencedTable
 from dbtable.model import ActualTable, DesiredTable
 from dbtable.operations import Facts
@@ -55,7 +56,7 @@ SELECT c.relname,
           FROM pg_index x
          WHERE x.indrelid = c.oid AND x.indisunique AND x.indisvalid AND x.indimmediate
            AND x.indpred IS NULL AND x.indexprs IS NULL) AS keys
-  FROM (SELECT DISTINCT unnest(%(names)s::text[])::name AS wanted) w
+  FROM """ + WANTED_NAMES + """
   CROSS JOIN LATERAL (
     SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname = w.wanted
