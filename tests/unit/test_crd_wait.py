@@ -1,35 +1,46 @@
-"""hack/crd_wait.py: waiting for the CRD by polling its condition, since `kubectl wait` fails at
-once on a CRD that has no status yet. kubectl is replaced by a runner that answers as the API
-server would over time (no real API server can be held in that state on demand)."""
+"""hack/crd_wait.py: waiting for the CRD by polling it, since `kubectl wait` fails at once on a
+CRD that has no status yet and a jsonpath filter fails on its first status (null conditions).
+kubectl is replaced by a runner that prints what `kubectl get -o json` prints for the CRD as the
+API server stores it over time; tests/faults/test_crd_wait.py has the real kubectl answer."""
 from __future__ import annotations
 
+import json
 import subprocess
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from hack.crd_wait import CRD, wait_established
+from hack.crd_wait import CRD, established, wait_established
+from tests.support.crd_states import crd_states
 
 
-def answers(*statuses: str):
-    """A kubectl runner whose `get` prints each status in turn (the last one from then on)."""
+def answers(*states: dict[str, Any],
+            ) -> tuple[Callable[..., subprocess.CompletedProcess[str]], list[tuple[str, ...]]]:
+    """A kubectl runner whose `get -o json` prints each state in turn (the last from then on)."""
     calls: list[tuple[str, ...]] = []
 
     def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        assert args == ("get", CRD, "-o", "json"), args
         calls.append(args)
-        status = statuses[min(len(calls), len(statuses)) - 1]
-        return subprocess.CompletedProcess(["kubectl", *args], 0, stdout=status, stderr="")
+        state = states[min(len(calls), len(states)) - 1]
+        return subprocess.CompletedProcess(["kubectl", *args], 0, stdout=json.dumps(state),
+                                           stderr="")
     return kubectl, calls
 
 
-def test_a_crd_without_status_yet_is_waited_for_not_an_error() -> None:
-    kubectl, calls = answers("", "False", "True")
+def test_only_an_established_true_condition_counts() -> None:
+    assert [established(s) for s in crd_states()] == [False, False, False, True]
+
+
+def test_a_crd_is_waited_for_from_no_status_to_established() -> None:
+    kubectl, calls = answers(*crd_states())
     wait_established(kubectl, poll=0.01)
-    assert len(calls) == 3
-    assert calls[0][:2] == ("get", CRD) and "Established" in calls[0][-1]
+    assert len(calls) == 4
 
 
 def test_a_crd_that_never_becomes_established_times_out_naming_it() -> None:
-    kubectl, calls = answers("")
+    kubectl, calls = answers(crd_states()[1])
     with pytest.raises(TimeoutError, match="databasetables.kopf.demo not Established"):
         wait_established(kubectl, timeout=0.05, poll=0.01)
     assert len(calls) >= 2

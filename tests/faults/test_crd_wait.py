@@ -1,0 +1,70 @@
+"""hack/crd_wait.py against the real kubectl: the CRD as the API server stores it over time,
+from no status at all to Established True, and kubectl's own answer for each state.
+
+No API server is needed, nor can one be held in those states on demand: kubectl evaluates
+``-o json`` or ``-o jsonpath=...`` on a local object the same way (``annotate --local`` prints
+the object it was given; removing an annotation it does not have leaves the status as it is). A fake that printed what we thought kubectl
+prints hid a failure the benchmark met: kubectl's jsonpath filter exits 1 on ``conditions:
+null`` instead of printing nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from hack.controlplane import KubectlError
+from hack.controlplane_build import ensure_binaries
+from hack.crd_wait import CRD, wait_established
+from tests.support.crd_states import crd_states
+
+
+@pytest.fixture(scope="module")
+def kubectl_binary() -> str:
+    return str(ensure_binaries().kubectl)
+
+
+@pytest.fixture
+def local_env(tmp_path: Path) -> dict[str, str]:
+    """No kube context at all: ``--local`` must not need one."""
+    return {**{k: v for k, v in os.environ.items() if k != "KUBECONFIG"}, "HOME": str(tmp_path)}
+
+
+def served_as(states: list[dict[str, Any]], kubectl: str, env: dict[str, str],
+              ) -> tuple[Callable[..., subprocess.CompletedProcess[str]], list[tuple[str, ...]]]:
+    """A runner in ControlPlane.kubectl_run's shape whose ``get crd/...`` is answered by the
+    real kubectl from each state in turn (the last one from then on)."""
+    calls: list[tuple[str, ...]] = []
+
+    def run(*args: str, input: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        assert args[:2] == ("get", CRD), args  # the only call wait_established makes
+        calls.append(args)
+        state = states[min(len(calls), len(states)) - 1]
+        cmd = [kubectl, "annotate", "--local", "-f", "-", "unused-", *args[2:]]
+        result = subprocess.run(cmd, input=json.dumps(state), capture_output=True, text=True,
+                                env=env, timeout=60)
+        if check and result.returncode != 0:
+            raise KubectlError(result.returncode, cmd, result.stdout, result.stderr)
+        return result
+    return run, calls
+
+
+def test_the_crd_is_waited_for_through_each_state_real_kubectl_prints(
+        kubectl_binary: str, local_env: dict[str, str]) -> None:
+    run, calls = served_as(crd_states(), kubectl_binary, local_env)
+    wait_established(run, timeout=120, poll=0.01)
+    assert len(calls) == 4  # returned on the first Established True, not before
+
+
+def test_a_crd_stuck_with_null_conditions_times_out_naming_it(
+        kubectl_binary: str, local_env: dict[str, str]) -> None:
+    run, calls = served_as(crd_states()[1:2], kubectl_binary, local_env)
+    with pytest.raises(TimeoutError, match="databasetables.kopf.demo not Established"):
+        wait_established(run, timeout=1, poll=0.01)
+    assert calls  # a timeout, not a KubectlError: the state was read and waited on
