@@ -54,6 +54,7 @@ from pathlib import Path
 from types import TracebackType
 
 from hack.controlplane_build import BinPaths, bin_paths, ensure_binaries, log
+from hack.kubectl import run_kubectl
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -66,13 +67,6 @@ _EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
 
 class ControlPlaneError(RuntimeError):
     """The control plane could not be started (message has the process logs' tail)."""
-
-
-class KubectlError(subprocess.CalledProcessError):
-    """A failed kubectl call whose message includes kubectl's stderr."""
-
-    def __str__(self) -> str:
-        return f"{super().__str__()}\n{self.stderr or ''}".rstrip()
 
 
 def _free_ports(n: int) -> list[int]:
@@ -340,11 +334,8 @@ class ControlPlane:
     def kubectl_run(self, *args: str, input: str | None = None, check: bool = True,
                     kubeconfig: Path | str | None = None) -> subprocess.CompletedProcess[str]:
         """Run kubectl (as admin unless another kubeconfig is given), capturing text output."""
-        cmd = [str(self.kubectl), "--kubeconfig", str(kubeconfig or self.kubeconfig), *args]
-        res = subprocess.run(cmd, input=input, capture_output=True, text=True, env=self.env())
-        if check and res.returncode != 0:
-            raise KubectlError(res.returncode, cmd, res.stdout, res.stderr)
-        return res
+        return run_kubectl([str(self.kubectl), "--kubeconfig", str(kubeconfig or self.kubeconfig),
+                            *args], input=input, check=check, env=self.env())
 
     def create_token(self, namespace: str, serviceaccount: str, duration: str = "1h") -> str:
         """A bound ServiceAccount token via TokenRequest (the ServiceAccount must exist)."""

@@ -13,10 +13,10 @@ a missing status, null conditions and a False condition all mean "not yet".
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from collections.abc import Callable
 from typing import Any
+
+from hack.kubectl import Kubectl
 
 CRD = "crd/databasetables.kopf.demo"
 
@@ -27,8 +27,8 @@ def established(crd: dict[str, Any]) -> bool:
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
-def wait_established(kubectl: Callable[..., subprocess.CompletedProcess[str]], crd: str = CRD,
-                     timeout: float = 60, poll: float = 0.2) -> None:
+def wait_established(kubectl: Kubectl, crd: str = CRD, timeout: float = 60,
+                     poll: float = 0.2) -> None:
     """Poll ``crd`` with ``kubectl`` (a runner of kubectl's arguments, returning its output)
     until it is Established; TimeoutError naming it after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -6,22 +6,18 @@ tests).
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from dbtable.finalizer import FINALIZER
-from hack.controlplane import KubectlError
+from hack.kubectl import Kubectl, KubectlError
 
 ROOT = Path(__file__).resolve().parent.parent
 FINALIZER_POLICY = Path("deploy") / "finalizer-policy.yaml"
 POLICY_NAME = "databasetables.kopf.demo-finalizer"  # the policy's and its binding's, in the file
 EXAMPLE = ROOT / "example-cr.yaml"
-# ControlPlane.kubectl_run's shape: kubectl(*args, input=None, check=True) -> CompletedProcess
-Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 
 class PolicyNotInEffect(RuntimeError):

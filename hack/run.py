@@ -25,10 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from hack.controlplane import ControlPlane, KubectlError
+from hack.controlplane import ControlPlane
 from hack.crd_wait import wait_established
-from hack.finalizer_policy import (EXAMPLE, FINALIZER_POLICY, Kubectl, PolicyNotInEffect,
+from hack.finalizer_policy import (EXAMPLE, FINALIZER_POLICY, PolicyNotInEffect,
                                    admission_policies_served, install_policy)
+from hack.kubectl import Kubectl, run_kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = os.environ.get("WATCH_NAMESPACE", "default")
@@ -103,11 +104,7 @@ def kubectl_runner(kubectl: str, env: dict[str, str]) -> Kubectl:
     names kubectl's stderr, which the capture would otherwise hide)."""
     def run(*args: str, input: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [kubectl, *args]
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, env=env)
-        if check and result.returncode != 0:
-            raise KubectlError(result.returncode, cmd, result.stdout, result.stderr)
-        return result
+        return run_kubectl([kubectl, *args], input=input, check=check, env=env)
     return run
 
 

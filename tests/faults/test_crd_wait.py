@@ -13,14 +13,13 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from hack.controlplane import KubectlError
 from hack.controlplane_build import ensure_binaries
 from hack.crd_wait import CRD, wait_established
+from hack.kubectl import Kubectl, run_kubectl
 from tests.support.crd_states import crd_states
 
 
@@ -36,7 +35,7 @@ def local_env(tmp_path: Path) -> dict[str, str]:
 
 
 def served_as(states: list[dict[str, Any]], kubectl: str, env: dict[str, str],
-              ) -> tuple[Callable[..., subprocess.CompletedProcess[str]], list[tuple[str, ...]]]:
+              ) -> tuple[Kubectl, list[tuple[str, ...]]]:
     """A runner in ControlPlane.kubectl_run's shape whose ``get crd/...`` is answered by the
     real kubectl from each state in turn (the last one from then on)."""
     calls: list[tuple[str, ...]] = []
@@ -46,12 +45,8 @@ def served_as(states: list[dict[str, Any]], kubectl: str, env: dict[str, str],
         assert args[:2] == ("get", CRD), args  # the only call wait_established makes
         calls.append(args)
         state = states[min(len(calls), len(states)) - 1]
-        cmd = [kubectl, "annotate", "--local", "-f", "-", "unused-", *args[2:]]
-        result = subprocess.run(cmd, input=json.dumps(state), capture_output=True, text=True,
-                                env=env, timeout=60)
-        if check and result.returncode != 0:
-            raise KubectlError(result.returncode, cmd, result.stdout, result.stderr)
-        return result
+        return run_kubectl([kubectl, "annotate", "--local", "-f", "-", "unused-", *args[2:]],
+                           input=json.dumps(state), check=check, env=env, timeout=60)
     return run, calls
 
 

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from hack.kubectl import run_kubectl
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -27,12 +29,9 @@ class ExternalCluster:
 
     def kubectl_run(self, *args: str, input: str | None = None, check: bool = True,
                     kubeconfig: Path | str | None = None) -> subprocess.CompletedProcess[str]:
-        cmd = [str(self.kubectl), "--kubeconfig", str(kubeconfig or self.kubeconfig), *args]
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=120)
-        if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout,
-                                                result.stderr)
-        return result
+        return run_kubectl([str(self.kubectl), "--kubeconfig",
+                            str(kubeconfig or self.kubeconfig), *args],
+                           input=input, check=check, timeout=120)
 
     def create_token(self, namespace: str, serviceaccount: str, duration: str = "1h") -> str:
         return self.kubectl_run("create", "token", serviceaccount, "-n", namespace,

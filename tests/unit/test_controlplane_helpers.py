@@ -10,6 +10,7 @@ import pytest
 
 from hack import controlplane, controlplane_build
 from hack.controlplane_build import BinPaths
+from hack.kubectl import KubectlError
 
 KUBERNETES_GOMOD = """\
 module k8s.io/kubernetes
@@ -98,5 +99,5 @@ def test_token_kubeconfig_embeds_ca_server_token_and_namespace(
 
 
 def test_kubectl_error_message_has_stderr() -> None:
-    err = controlplane.KubectlError(1, ["kubectl", "get", "x"], "", "error: the server doesn't have x")
+    err = KubectlError(1, ["kubectl", "get", "x"], "", "error: the server doesn't have x")
     assert "the server doesn't have x" in str(err)

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from hack.crd_wait import CRD, established, wait_established
+from hack.kubectl import Kubectl
 from tests.support.crd_states import crd_states
 
 
 def answers(*states: dict[str, Any],
-            ) -> tuple[Callable[..., subprocess.CompletedProcess[str]], list[tuple[str, ...]]]:
+            ) -> tuple[Kubectl, list[tuple[str, ...]]]:
     """A kubectl runner whose `get -o json` prints each state in turn (the last from then on)."""
     calls: list[tuple[str, ...]] = []
 
