@@ -1,5 +1,6 @@
-"""hack/crd_wait.py against the real kubectl: the CRD as the API server stores it over time,
-from no status at all to Established True, and kubectl's own answer for each state.
+"""hack/crd_wait.py and hack/kubectl.py's runners against the real kubectl: the CRD as the API
+server stores it over time, from no status at all to Established True, and kubectl's own answer
+for each state.
 
 No API server is needed, nor can one be held in those states on demand: kubectl evaluates
 ``-o json`` or ``-o jsonpath=...`` on a local object the same way (``annotate --local`` prints
@@ -19,7 +20,7 @@ import pytest
 
 from hack.controlplane_build import ensure_binaries
 from hack.crd_wait import CRD, wait_established
-from hack.kubectl import Kubectl, run_kubectl
+from hack.kubectl import Kubectl, KubectlError, run_kubectl
 from tests.support.crd_states import crd_states
 
 
@@ -63,3 +64,14 @@ def test_a_crd_stuck_with_null_conditions_times_out_naming_it(
     with pytest.raises(TimeoutError, match="databasetables.kopf.demo not Established"):
         wait_established(run, timeout=1, poll=0.01)
     assert calls  # a timeout, not a KubectlError: the state was read and waited on
+
+
+def test_a_failed_kubectl_call_raises_with_kubectls_own_words(
+        kubectl_binary: str, local_env: dict[str, str]) -> None:
+    """Why wait_established no longer filters with jsonpath: on the first status kubectl exits 1,
+    and the runners (hack/kubectl.py) raise with its stderr, or hand back the exit code."""
+    run, _ = served_as(crd_states()[1:2], kubectl_binary, local_env)
+    jsonpath = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+    with pytest.raises(KubectlError, match="<nil> is not array or slice and cannot be filtered"):
+        run("get", CRD, "-o", jsonpath)
+    assert run("get", CRD, "-o", jsonpath, check=False).returncode == 1
