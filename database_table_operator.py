@@ -121,7 +121,7 @@ async def probe_workers(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
 @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile")
 @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec")
 async def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
-                    retry: int, logger: logging.Logger, **_: Any) -> None:
+                    retry: int, logger: logging.Logger, reason: str, **_: Any) -> None:
     """Create, resume and update are one level-triggered reconcile: catalog → plan → apply.
 
     Async only to put the finalizer on from the event loop: a worker thread (one of
@@ -131,7 +131,7 @@ async def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, mem
     if not await holds_finalizer_async(body, memo, retry, logger):
         return
     await in_worker(memo.executor, reconcile_in_thread, body=body, status=status, patch=patch,
-                    memo=memo, retry=retry, logger=logger)
+                    memo=memo, retry=retry, logger=logger, reason=str(reason))
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="tables")

@@ -12,6 +12,7 @@ from dbtable.drift import refusal_message, subject_from
 from dbtable.errors import InvalidSpec
 from dbtable.failures import first_line, retry_delay
 from dbtable.finalizer_gate import holds_finalizer
+from dbtable.fresh_create import create_fresh
 from dbtable.handler_report import announce, owner_of, raise_classified, reporter
 from dbtable.model import DesiredTable
 from dbtable.plan import Plan
@@ -28,10 +29,13 @@ NEXT_STEP_DELAY_S = 1.0
 
 def reconcile_in_thread(body: kopf.Body, status: kopf.Status, patch: kopf.Patch,
                         memo: kopf.Memo, retry: int, logger: logging.Logger,
-                        **_: Any) -> None:
+                        reason: str = "", **_: Any) -> None:
     """The reconcile's blocking part, in a worker thread, once the finalizer is on (the body
-    may not show it yet: it is the version the handler was called with)."""
-    converge(body, status, patch, memo, retry, logger, repair_only=False)
+    may not show it yet: it is the version the handler was called with). On the first try of
+    a create, a plain table is made without reading the catalog first
+    (dbtable/fresh_create.py)."""
+    converge(body, status, patch, memo, retry, logger, repair_only=False,
+             fresh=reason == "create" and retry == 0)
 
 
 def repair(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
@@ -63,7 +67,7 @@ def _step_aside(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger) -> Non
 
 
 def converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
-             retry: int, logger: logging.Logger, repair_only: bool) -> None:
+             retry: int, logger: logging.Logger, repair_only: bool, fresh: bool = False) -> None:
     report = reporter(body, status, patch, memo)
     try:
         desired = parse_spec(dict(body.spec))
@@ -71,7 +75,8 @@ def converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf
         report.failed("InvalidSpec", f"Invalid spec: {e}", warnings=[("InvalidSpec", str(e))])
         raise kopf.PermanentError(f"Invalid spec: {e}") from None
     try:
-        outcome, applied = _apply_in_steps(body, desired, report, memo, logger, repair_only)
+        outcome, applied = _apply_in_steps(body, desired, report, memo, logger, repair_only,
+                                           fresh)
     except Exception as e:  # classified below: temporary or permanent
         raise_classified(e, report, retry, memo, logger, action="apply the spec")
     if outcome.plan.refused:
@@ -100,15 +105,15 @@ def converge(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf
 
 
 def _apply_in_steps(body: kopf.Body, desired: DesiredTable, report: Reporter,
-                    memo: kopf.Memo, logger: logging.Logger, repair_only: bool
-                    ) -> tuple[Outcome, Plan]:
+                    memo: kopf.Memo, logger: logging.Logger, repair_only: bool,
+                    fresh: bool = False) -> tuple[Outcome, Plan]:
     """Reconcile; while steps remain after a transaction committed, say Reconciling (naming
     the next step, published at once) and run the next one now, replanning from the catalog
     first: no retry delay between steps. Returns the last outcome and all that was applied
     (the last outcome's own operations not yet announced). Each step takes a pool connection
     of its own, so /healthz's bound on a worker's time at the database (DBT_STUCK_AFTER_S)
     still applies to one step, not to the sum of them."""
-    outcome = _reconcile_once(body, desired, memo, repair_only)
+    outcome = _reconcile_once(body, desired, memo, repair_only, fresh)
     applied: tuple[Any, ...] = outcome.applied
     publish = getattr(memo, "publish_status", None)
     for _ in range(MAX_STEPS_PER_CALL - 1):
@@ -124,10 +129,11 @@ def _apply_in_steps(body: kopf.Body, desired: DesiredTable, report: Reporter,
 
 
 def _reconcile_once(body: kopf.Body, desired: DesiredTable, memo: kopf.Memo,
-                    repair_only: bool) -> Outcome:
+                    repair_only: bool, fresh: bool = False) -> Outcome:
     with memo.pool.connection() as conn:
-        return reconcile_table(conn, memo.database, desired, owner_of(body),
-                               repair_only=repair_only)
+        outcome = create_fresh(conn, memo.database, desired, owner_of(body)) if fresh else None
+        return outcome or reconcile_table(conn, memo.database, desired, owner_of(body),
+                                          repair_only=repair_only)
 
 
 def _says_ready(status: kopf.Status, body: kopf.Body) -> bool:
