@@ -65,24 +65,37 @@ def create_fresh(conn: Connection, settings: DatabaseSettings, desired: DesiredT
     if plan is None:
         return None
     statements = tuple(s.as_string(conn) for s in render(plan.operations, settings.schema))
-    with conn, conn.cursor() as cur:
-        try:
-            send(cur, *begin(settings, owner), *name_locks({desired.name}), *statements,
-                 TABLES.execute(tables_params(settings.schema, owner, desired.name)),
-                 prepare=(TABLES,))
-        except psycopg2.Error as e:
-            if is_connection_error(e):
-                raise
-            conn.rollback()  # the name is held, a type unknown, a lock busy: plan in full
-            log.debug("Fresh create of %s not possible (%s): reading the catalog first.",
-                      desired.name, e.pgcode)
-            return None
-        rows = cur.fetchall()
-        owned, named = tables_found(rows, settings.schema, owner=owner, name=desired.name) \
-            if len(rows) == 1 else (None, None)
-        if owned is None or owned is not named:
-            conn.rollback()  # another table carries the marker: it is reclaimed, not made anew
-            return None
-        for text in statements:
-            log.debug("SQL statement: %s;", text)
+    # In autocommit, so that BEGIN travels with the statements instead of in a round trip of
+    # its own (psycopg2 sends one before a transaction's first statement); COMMIT or ROLLBACK
+    # is then ours to send, whatever happens.
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            owned = None
+            try:
+                send(cur, "BEGIN", *begin(settings, owner), *name_locks({desired.name}),
+                     *statements, TABLES.execute(tables_params(settings.schema, owner,
+                                                               desired.name)),
+                     prepare=(TABLES,))
+                rows = cur.fetchall()
+                if len(rows) == 1:  # else another table carries the marker: it is reclaimed
+                    owned, named = tables_found(rows, settings.schema, owner=owner,
+                                                name=desired.name)
+                    owned = owned if owned is named else None
+            except psycopg2.Error as e:
+                if is_connection_error(e):
+                    raise
+                # The name is held, a type unknown, a lock busy: plan in full.
+                log.debug("Fresh create of %s not possible (%s): reading the catalog first.",
+                          desired.name, e.pgcode)
+            finally:
+                if not conn.closed:
+                    cur.execute("COMMIT" if owned is not None else "ROLLBACK")
+    finally:
+        if not conn.closed:
+            conn.autocommit = False
+    if owned is None:
+        return None
+    for text in statements:
+        log.debug("SQL statement: %s;", text)
     return Outcome(plan, statements, owned, applied=plan.operations)

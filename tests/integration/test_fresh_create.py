@@ -31,6 +31,12 @@ def desired(**changes: Any):
     return parse_spec({**SEED, **changes})
 
 
+def idle(conn: Any) -> bool:
+    """No transaction left open on the server, and the connection as the pool lends it."""
+    return conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE \
+        and not conn.autocommit
+
+
 def run(conn: Any, settings: DatabaseSettings, statement: str) -> None:
     """DDL written by the test itself, in the test's schema."""
     with conn, conn.cursor() as cur:
@@ -41,7 +47,7 @@ def run(conn: Any, settings: DatabaseSettings, statement: str) -> None:
 def test_the_table_is_the_one_the_full_reconcile_makes(conn, other_conn, settings,
                                                         operator_db) -> None:
     outcome = create_fresh(conn, settings, desired(), OWNER)
-    assert outcome is not None
+    assert outcome is not None and idle(conn)
     assert outcome.statements[0].startswith(f'CREATE TABLE "{settings.schema}"."website_users"')
     with conn, conn.cursor() as cur:
         assert outcome.table == read_owned_table(cur, settings.schema, OWNER)
@@ -71,7 +77,7 @@ def test_a_name_held_by_anything_makes_nothing(conn, other_conn, settings,
     before = snapshot(conn, settings.schema)
     assert create_fresh(conn, settings, desired(), OWNER) is None
     assert snapshot(conn, settings.schema) == before
-    assert conn.status == psycopg2.extensions.STATUS_READY  # rolled back, usable
+    assert idle(conn)  # rolled back, usable
     refused = reconcile_table(conn, settings, desired(), OWNER)
     assert refused.plan.refusals[0].reason is RefusalReason.CONFLICT
 
@@ -82,7 +88,7 @@ def test_a_table_carrying_the_resources_marker_is_reclaimed_not_made_anew(
     reconcile_table(conn, settings, desired(tableName="OLD_USERS"), OWNER)
     before = snapshot(conn, settings.schema)
     restored = Owner(OWNER.namespace, OWNER.name, "5f1e0c2a-0000-4000-8000-0000000000f3")
-    assert create_fresh(conn, settings, desired(), restored) is None
+    assert create_fresh(conn, settings, desired(), restored) is None and idle(conn)
     assert snapshot(conn, settings.schema) == before  # no second table, no second marker
     outcome = reconcile_table(conn, settings, desired(), restored)
     assert any("RENAME TO" in statement for statement in outcome.statements)
