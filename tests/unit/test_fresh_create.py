@@ -27,8 +27,13 @@ def test_a_plain_spec_is_planned_as_the_full_reconcile_plans_a_missing_table(
                                                         occupant=None)
 
 
-def test_not_null_columns_are_part_of_the_plain_table() -> None:
-    desired = parse_spec({**SEED, "columnOptions": {"USER_NAME": {"nullable": False}}})
+@pytest.mark.parametrize("changes", [
+    {"columnOptions": {"USER_NAME": {"nullable": False}, "USER_EMAIL": {"nullable": True}}},
+    {"deletionPolicy": "Retain"},
+    {"deletionPolicy": "Drop", "allowTableRewrite": True},
+], ids=["nullable", "Retain", "Drop-and-rewrite"])
+def test_fields_that_shape_no_catalog_read_keep_the_plain_table(changes: dict[str, Any]) -> None:
+    desired = parse_spec({**SEED, **changes})
     plan = fresh_plan(desired, OWNER)
     assert plan is not None
     assert plan == plan_reconcile(desired, OWNER, owned=None, occupant=None)
