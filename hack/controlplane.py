@@ -28,15 +28,16 @@ kube-controller-manager with only the namespace, garbage-collector, serviceaccou
 clusterrole-aggregation and root-ca-certificate-publisher controllers, which fixes all of the
 above but workloads. It is built on first use: about 2 more minutes of a cold build.
 
+Apart, so that this file holds the processes only: the certificates and kubeconfigs are made by
+``hack/pki.py``, the command line above is ``hack/controlplane_cli.py``.
+
 Child processes get SIGKILL if the process (strictly: the thread) that started them dies, so a
 killed test run leaves nothing behind; start the control plane from a long-lived thread.
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
-import base64
 import ctypes
 import os
 import shutil
@@ -49,24 +50,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from hack.controlplane_build import BinPaths, bin_paths, ensure_binaries, log
 from hack.kubectl import run_kubectl
+from hack.pki import ControlPlaneError, admin_ssl_context, b64, make_pki, write_kubeconfig
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 SERVICE_CIDR = "10.0.0.0/24"  # never routed: only names the in-cluster "kubernetes" Service IP
 _LOG_TAIL_LINES = 30
-# P-256 for the TLS certificates: a tenth of RSA's key generation time (which was a quarter of
-# start()); the service-account signing key stays RSA
-_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
-
-
-class ControlPlaneError(RuntimeError):
-    """The control plane could not be started (message has the process logs' tail)."""
 
 
 def _free_ports(n: int) -> list[int]:
@@ -88,19 +83,6 @@ def _die_with_parent() -> None:
     etcd in its graceful shutdown (still up after 20 s here). Nothing in the data is worth keeping.
     """
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    if shutil.which("openssl") is None:
-        raise ControlPlaneError("the 'openssl' command is needed to make certificates: install "
-                                "it (Debian/Ubuntu: apt-get install openssl)")
-    res = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise ControlPlaneError(f"openssl {' '.join(args)} failed:\n{res.stderr}")
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
 
 
 class ControlPlane:
@@ -145,9 +127,10 @@ class ControlPlane:
         atexit.register(self.stop)
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
-            self._make_pki()
-            self._write_kubeconfig(self.kubeconfig, {"client-certificate-data": _b64(self.pki / "admin.crt"),
-                                                     "client-key-data": _b64(self.pki / "admin.key")})
+            make_pki(self.pki)
+            write_kubeconfig(self.kubeconfig, self.server, self.ca_file,
+                             {"client-certificate-data": b64(self.pki / "admin.crt"),
+                              "client-key-data": b64(self.pki / "admin.key")})
             self._start_etcd()
             self._start_apiserver()
             if self.controller_manager:
@@ -211,7 +194,7 @@ class ControlPlane:
         self._wait("etcd", self._etcd, lambda: self._get(f"{client}/health", None) == 200)
 
     def _start_controller_manager(self) -> None:
-        ctx = self._admin_ssl_context()
+        ctx = admin_ssl_context(self.pki, self.ca_file)
         self._kcm = self._spawn("kube-controller-manager", [
             str(self.bins.kube_controller_manager), "--kubeconfig", str(self.kubeconfig),
             "--controllers", "namespace-controller,garbage-collector-controller,serviceaccount-controller,"
@@ -240,7 +223,7 @@ class ControlPlane:
             "--service-account-signing-key-file", str(pki / "sa.key"),
             *self._admission_flags(),
         ])
-        ctx = self._admin_ssl_context()
+        ctx = admin_ssl_context(self.pki, self.ca_file)
         self._wait("kube-apiserver", self._apiserver,
                    lambda: self._get(f"{self.server}/readyz", ctx) == 200
                    and self._get(f"{self.server}/api/v1/namespaces/default", ctx) == 200)
@@ -282,48 +265,6 @@ class ControlPlane:
         lines = path.read_text(errors="replace").splitlines() if path.exists() else []
         return "\n".join(lines[-_LOG_TAIL_LINES:]) + f"\n(full log: {path})"
 
-    # --- certificates and kubeconfigs -------------------------------------------------------
-
-    def _make_pki(self) -> None:
-        """A CA, a serving cert for 127.0.0.1, an admin client cert and the SA signing keys."""
-        p = self.pki
-        p.mkdir(parents=True, exist_ok=True)
-        _openssl("req", "-x509", *_EC_KEY, "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-                 "-days", "3650", "-subj", "/CN=dbt-local-ca", cwd=p)
-        self._sign("serving", "/CN=kube-apiserver",
-                   "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n"
-                   "extendedKeyUsage=serverAuth\n")
-        # group system:masters: bound to cluster-admin by RBAC's bootstrap policy
-        self._sign("admin", "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth\n")
-        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=p)
-        _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=p)
-
-    def _sign(self, name: str, subject: str, extensions: str) -> None:
-        ext = self.pki / f"{name}.ext"
-        ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" + extensions)
-        _openssl("req", "-new", *_EC_KEY, "-nodes", "-keyout", f"{name}.key",
-                 "-out", f"{name}.csr", "-subj", subject, cwd=self.pki)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "365", "-extfile", ext.name, "-out", f"{name}.crt", cwd=self.pki)
-
-    def _admin_ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.ca_file))
-        ctx.load_cert_chain(self.pki / "admin.crt", self.pki / "admin.key")
-        return ctx
-
-    def _write_kubeconfig(self, path: Path, user: dict[str, str], namespace: str = "default") -> Path:
-        """A self-contained kubeconfig (CA and credentials embedded), context namespace set."""
-        creds = "".join(f"    {k}: {v}\n" for k, v in user.items())
-        path.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: local\n  cluster:\n    server: {self.server}\n"
-            f"    certificate-authority-data: {_b64(self.ca_file)}\n"
-            f"users:\n- name: user\n  user:\n{creds}"
-            f"contexts:\n- name: local\n  context:\n    cluster: local\n    user: user\n"
-            f"    namespace: {namespace}\ncurrent-context: local\n")
-        path.chmod(0o600)
-        return path
-
     # --- helpers for tests ------------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
@@ -344,7 +285,7 @@ class ControlPlane:
 
     def write_token_kubeconfig(self, path: Path | str, token: str, namespace: str) -> Path:
         """A kubeconfig that authenticates with a (ServiceAccount) bearer token."""
-        return self._write_kubeconfig(Path(path), {"token": token}, namespace)
+        return write_kubeconfig(Path(path), self.server, self.ca_file, {"token": token}, namespace)
 
     def pids(self) -> dict[str, int]:
         """PIDs of the running processes (for memory measurements and fault tests)."""
@@ -356,55 +297,7 @@ class ControlPlane:
         return len(self.pids()) == 2 + self.controller_manager
 
 
-# --- command line ------------------------------------------------------------------------------
-
-def _up(workdir: str | None, controller_manager: bool) -> int:
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    with ControlPlane(workdir, controller_manager=controller_manager) as cp:
-        print(f"export KUBECONFIG={cp.kubeconfig}\n# kubectl: {cp.kubectl}\n# server: {cp.server}\n"
-              f"# logs: {cp.workdir}\n# Ctrl-C or SIGTERM stops it", flush=True)
-        while not stopping:
-            if not cp.running():
-                log(f"a control plane process exited unexpectedly; logs in {cp.workdir}")
-                return 1
-            time.sleep(0.5)
-        log("stopping")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.controlplane", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="build the binaries (or find them cached) and print their paths")
-    up = sub.add_parser("up", help="run etcd + kube-apiserver until Ctrl-C / SIGTERM")
-    up.add_argument("--workdir", help="directory for certificates, data and logs (default: a temp dir)")
-    for p in (build, up):
-        p.add_argument("--controller-manager", action="store_true",
-                       help="also kube-controller-manager (namespace deletion, GC, default ServiceAccounts)")
-    sub.add_parser("env", help="print shell exports for the cached binaries")
-    args = parser.parse_args(argv)
-    if args.command == "build":
-        started = time.monotonic()
-        paths = ensure_binaries(controller_manager=args.controller_manager)
-        for p in paths.all() + [paths.kube_controller_manager] * args.controller_manager:
-            print(p)
-        print(f"# took {time.monotonic() - started:.1f}s", file=sys.stderr)
-        return 0
-    if args.command == "up":
-        return _up(args.workdir, args.controller_manager)
-    paths = ensure_binaries()
-    # KUBEBUILDER_ASSETS: the directory layout controller-runtime's envtest expects too
-    print(f'export PATH="{paths.dir}:$PATH"\nexport DBT_BIN_DIR="{paths.dir}"\n'
-          f'export KUBEBUILDER_ASSETS="{paths.dir}"')
-    return 0
-
-
 if __name__ == "__main__":
+    from hack.controlplane_cli import main
+
     sys.exit(main())
