@@ -5,27 +5,30 @@ autogenerate (desired − actual: add; both: compare; actual − desired: refuse
 to drop data on its own: a removed column or a changed type is refused unless the spec says so
 explicitly (``dropColumns``, ``previousNames``), and a refused plan carries no operations at
 all, so nothing of it is applied.
+
+This module decides whose table it is and what happens to it as a whole (create, adopt,
+reclaim, refuse a conflict, delete, park, repair); the column-by-column comparison of an
+existing table with the spec is dbtable/plan_changes.py.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from datetime import datetime, timezone
 
-from dbtable.model import (ActualColumn, ActualTable, DeletionPolicy, DesiredColumn,
-                           DesiredTable, Owner)
+from dbtable.model import ActualTable, DeletionPolicy, DesiredTable, Owner
 # The operations live in their own module; importing them from here keeps working.
 from dbtable.operations import (AddColumn, AddPrimaryKey, CreateTable,  # noqa: F401
                                 DropPrimaryKey, DropTable, Facts, MarkOwned, MarkRetained,
                                 Operation, Plan, ReclaimTable, Refusal, RefusalReason,
                                 RenameTable, Unmark)
 from dbtable.ownership import MAX_NAME_BYTES, TableComment, retained_name
+# Importing these from here keeps working too.
 from dbtable.plan_columns import (DropColumn, plan_added_column, plan_options,  # noqa: F401
                                   plan_renames, plan_uniques)
-from dbtable.plan_type_changes import plan_type_change
+from dbtable.plan_changes import plan_changes
 from dbtable.type_operations import WidenColumnType
-from dbtable.plan_indexes import plan_indexes, plan_new_table_indexes
-from dbtable.plan_foreign_keys import plan_foreign_keys, plan_new_table_keys
+from dbtable.plan_indexes import plan_new_table_indexes
+from dbtable.plan_foreign_keys import plan_new_table_keys
 from dbtable.plan_uniques import new_table_uniques
 
 NO_FACTS = Facts()
@@ -69,7 +72,7 @@ def plan_reconcile(desired: DesiredTable, owner: Owner, owned: ActualTable | Non
         return Plan(operations=(
             CreateTable(desired.name, desired.columns, desired.primary_key),
             MarkOwned(desired.name, owner), *uniques) + keys.adds + tuple(indexes))
-    return _merge(Plan(operations=_reclaim(owned, owner)), _plan_changes(desired, owned, facts))
+    return _merge(Plan(operations=_reclaim(owned, owner)), plan_changes(desired, owned, facts))
 
 
 def plan_delete(owned: ActualTable | None, policy: DeletionPolicy | None,
@@ -219,7 +222,7 @@ def _reclaim(owned: ActualTable, owner: Owner) -> tuple[Operation, ...]:
 def _adoption_changes(desired: DesiredTable, occupant: ActualTable, facts: Facts) -> Plan:
     """The changes that adopt ``occupant``; a mismatch is refused without naming its columns
     or types, which the adopting resource has no right to learn from the operator."""
-    plan = _plan_changes(desired, occupant, facts)
+    plan = plan_changes(desired, occupant, facts)
     retyped = any(isinstance(op, WidenColumnType) for op in plan.operations)
     if not plan.refused and not retyped:  # adopted with its exact types, or not at all
         return plan
@@ -228,75 +231,6 @@ def _adoption_changes(desired: DesiredTable, occupant: ActualTable, facts: Facts
         f"cannot adopt table {occupant.name}: spec.columns does not declare every column of "
         "the table with its exact type; ask the table's owner for its definition (nothing "
         "about it is shown here)"),))
-
-
-def _plan_changes(desired: DesiredTable, actual: ActualTable, facts: Facts) -> Plan:
-    renames, refusals = plan_renames(desired, actual)
-    wanted_columns = {c.name: c for c in desired.columns}
-    current = {renames.new_name(c.name): c for c in actual.columns}
-    dropped: list[str] = []
-    retypes: list[Operation] = []
-    # A previous name still present after the renames: its rename was refused above.
-    claimed = {old for c in desired.columns for old in c.options.previous_names}
-    for name, column in current.items():
-        wanted = wanted_columns.get(name)
-        if wanted is None:
-            if name in desired.drop_columns:
-                dropped.append(name)
-                continue
-            if name in claimed:
-                continue
-            refusals.append(Refusal(
-                RefusalReason.COLUMN_REMOVED, "spec.columns",
-                f"column {column.name} ({column.type}) exists in table {actual.name} but is "
-                "missing from the spec; add it back, or to drop it and its data list it in "
-                "spec.dropColumns"))
-        elif not _same_type(wanted, column):
-            retype, refusal = plan_type_change(actual.name, wanted, column,
-                                               desired.allow_table_rewrite, facts)
-            retypes.extend([retype] if retype is not None else [])
-            refusals.extend([refusal] if refusal is not None else [])
-    if refusals:
-        return Plan(refusals=tuple(refusals))
-
-    operations: list[Operation] = []
-    table = actual.name
-    if actual.name != desired.name:
-        operations.append(RenameTable(actual.name, desired.name))
-        table = desired.name
-    operations.extend(renames.operations(table, dict(actual.checks)))
-    keys = plan_foreign_keys(table, desired, actual, renames.new_name, facts)
-    refusals.extend(keys.refusals)
-    # Before any column goes: dropping a column also drops the keys on it.
-    operations.extend(keys.drops)
-    key_changes = tuple(renames.new_name(c) for c in actual.primary_key) != desired.primary_key
-    if key_changes and actual.primary_key_constraint is not None:
-        operations.append(DropPrimaryKey(table, actual.primary_key_constraint,
-                                         tuple(renames.new_name(c) for c in actual.primary_key)))
-    operations.extend(DropColumn(table, name) for name in dropped)
-    # Widenings join the brief changes; a rewrite (its own transaction) takes the rest along.
-    operations.extend(_with_table(op, table) for op in retypes)
-    for column in desired.columns:
-        if column.name not in current:
-            added, refused = plan_added_column(table, column, facts,
-                                               column.name in desired.primary_key)
-            operations.extend(added)
-            refusals.extend(refused)
-    if key_changes:
-        operations.append(AddPrimaryKey(table, desired.primary_key))
-    now, later, refused = plan_options(table, desired, current,
-                                       renames.checks(dict(actual.checks)), facts)
-    refusals.extend(refused)
-    unique_now, unique_later, refused = plan_uniques(table, desired, actual,
-                                                     dict(renames.pairs), facts)
-    refusals.extend(refused)
-    index_now, index_later, refused = plan_indexes(table, desired, actual,
-                                                   dict(renames.pairs), facts)
-    refusals.extend(refused)
-    if refusals:
-        return Plan(refusals=tuple(refusals))
-    return Plan(operations=tuple(operations + now + unique_now + index_now + later
-                                 + unique_later + index_later) + keys.adds + keys.validations)
 
 
 def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:
@@ -310,28 +244,6 @@ def _unresolved_types(desired: DesiredTable) -> tuple[Refusal, ...]:
         for c in desired.columns if c.options.default_error is not None
         and c.options.default is not None)
     return types + defaults
-
-
-def _same_type(wanted: DesiredColumn, actual: ActualColumn) -> bool:
-    """Whether the column already has the spec's type, as the server resolved both.
-
-    The oid says which type (``_int4`` is ``integer[]``; ``a.mood`` is not ``b.mood``). Modifiers:
-    a user-defined type's typmod came from its own typmod_in; a built-in's are in format_type's
-    text, which the grammar's canonical form spells exactly (held to the server in the tests).
-    Offline (the plan command has no server), the grammar's spelling is all there is.
-    """
-    if wanted.resolved is None or actual.identity is None:
-        return wanted.type.matches(actual.type)
-    if wanted.resolved.oid != actual.identity.oid:
-        return False
-    if wanted.type.user_defined:
-        return wanted.resolved.typmod == actual.identity.typmod
-    return wanted.type.canonical == actual.type
-
-
-def _with_table(operation: Operation, table: str) -> Operation:
-    """The operation on the table's name after a rename in the same plan."""
-    return dataclasses.replace(operation, table=table)
 
 
 def _merge(first: Plan, second: Plan) -> Plan:

@@ -18,7 +18,7 @@ import pytest
 from psycopg2 import sql
 
 from dbtable.model import ActualColumn, DesiredColumn, DesiredTable, TypeIdentity
-from dbtable.plan import _same_type
+from dbtable.plan_changes import _same_type
 from dbtable.resolve import resolve_types
 from dbtable.types import ColumnType, parse_type
 from tests.support.column_types import ACCEPTED
