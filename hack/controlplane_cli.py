@@ -36,7 +36,8 @@ def _up(workdir: str | None, controller_manager: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.controlplane", description=(controlplane.__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hack.controlplane",
+                                     description=(controlplane.__doc__ or "").split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the binaries (or find them cached) and print their paths")
     up = sub.add_parser("up", help="run etcd + kube-apiserver until Ctrl-C / SIGTERM")

@@ -17,16 +17,17 @@ mounts, cgroup directories, files under /var/lib/kubelet) is recorded before and
 
 No CNI is configured: the node stays NotReady (taint node.kubernetes.io/not-ready) and only
 ``hostNetwork`` Pods with a toleration run, which is what the in-cluster suite's overlay asks for.
+
+This file runs the node's processes; talking to its containerd (images, containers, shims) is
+hack/node_containerd.py, the command line above hack/node_cli.py.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -38,12 +39,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from hack import image, node_config
+from hack import node_config
 from hack.controlplane import ControlPlane, ControlPlaneError, _die_with_parent, _free_ports
 from hack.controlplane_build import cache_root, ensure_binaries, log
 from hack.host_state import HostSnapshot
 from hack.node_config import NODE_NAME, NodeLayout
-from hack.node_images import archive_image, ensure_operator_archive, ensure_pause_archive
+from hack.node_containerd import ContainerdClient
 
 READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -77,7 +78,7 @@ def _machine_lock() -> Iterator[None]:
         yield
 
 
-class Node:
+class Node(ContainerdClient):
     """containerd + kubelet + kube-scheduler + kube-controller-manager for ``plane``."""
 
     def __init__(self, plane: ControlPlane, archives: Sequence[Path] = (), workdir: Path | None = None,
@@ -169,21 +170,6 @@ class Node:
 
     # --- helpers for tests ------------------------------------------------------------------
 
-    def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = ["ctr", "--address", str(self.layout.containerd_socket), "--namespace", "k8s.io", *args]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if check and res.returncode != 0:
-            raise ControlPlaneError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr}")
-        return res
-
-    def task_pid(self, container_id: str) -> int | None:
-        """The host pid of a container's init process (from containerd), None if not running."""
-        for line in self.ctr("tasks", "ls").stdout.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) >= 3 and fields[0] == container_id and fields[2] == "RUNNING":
-                return int(fields[1])
-        return None
-
     def kubelet_get(self, path: str) -> str:
         """GET from the kubelet's own API (e.g. /metrics/probes) as the admin, over loopback.
 
@@ -215,32 +201,6 @@ class Node:
     def _start_containerd(self) -> None:
         self._spawn("containerd", ["containerd", "--config", str(self.layout.containerd_config)])
         self._wait("containerd", lambda: self.ctr("version", check=False).returncode == 0)
-
-    def _containers(self) -> list[str]:
-        return self.ctr("containers", "ls", "-q").stdout.split()
-
-    def _import_images(self) -> None:
-        """Import each archive unless the same image is in the store already; an older build of
-        the same name is dropped (its sha256:<id> reference, which the CRI plugin added)."""
-        marks = self._marks()
-        marks.mkdir(parents=True, exist_ok=True)
-        present = set(self.ctr("images", "ls", "-q").stdout.split())
-        for archive in self.archives:
-            name, ident = archive_image(archive)
-            mark = marks / name.replace("/", "_")
-            previous = mark.read_text() if mark.exists() else None
-            if name in present and previous == ident:
-                continue
-            started = time.monotonic()
-            self.ctr("images", "import", str(archive))
-            mark.write_text(ident)
-            log(f"imported {archive.name} as {name} in {time.monotonic() - started:.1f}s")
-            if previous and previous != ident and previous in present:
-                self.ctr("images", "rm", "--sync", previous, check=False)  # collected now, not later
-
-    def _marks(self) -> Path:
-        """Which image id was imported under each name (beside the kept store)."""
-        return self.layout.containerd_root.parent / f"{self.layout.containerd_root.name}.imported"
 
     def _spawn(self, name: str, args: list[str]) -> None:
         logf: IO[bytes]
@@ -291,74 +251,9 @@ class Node:
             proc.kill()
             proc.wait()
 
-    def _kill_containers(self) -> None:
-        """SIGKILL every container's processes and delete the tasks (the shims then exit)."""
-        with contextlib.suppress(Exception):
-            tasks = [line.split()[0] for line in self.ctr("tasks", "ls").stdout.splitlines()[1:] if line.strip()]
-            for task in tasks:
-                self.ctr("tasks", "kill", "--all", "--signal", "SIGKILL", task, check=False)
-            for task in tasks:
-                self.ctr("tasks", "delete", "--force", task, check=False)
-            # the image store is kept: no Pod sandbox or container may be left in it
-            containers = self._containers()
-            if containers:
-                self.ctr("containers", "rm", *containers, check=False)
-
-    def _kill_shims(self) -> None:
-        """Shims outlive containerd by design: find ours by the socket address they were given."""
-        address = str(self.layout.containerd_socket).encode()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address in argv:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(entry.name), signal.SIGKILL)
-
-
-# --- command line ------------------------------------------------------------------------------
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.node", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="build kubelet, kube-scheduler, kube-controller-manager and the pause image")
-    sub.add_parser("up", help="control plane + node + the operator image, until Ctrl-C / SIGTERM")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    paths = ensure_binaries(node=True)
-    if args.command == "build":
-        print(f"{paths.kubelet}\n{paths.kube_scheduler}\n{paths.kube_controller_manager}")
-        try:  # the pause image needs an engine; without one the suite says so when it runs
-            print(ensure_pause_archive(image.find_engine()))
-        except image.ImageError as e:
-            log(f"no pause image yet: {e}")
-        print(f"# took {time.monotonic() - started:.1f}s", file=sys.stderr)
-        return 0
-    engine = image.find_engine()
-    pause = ensure_pause_archive(engine)
-    reason = prerequisites_missing()
-    if reason:
-        log(reason)
-        return 1
-    operator, _ident = ensure_operator_archive(engine)
-    stopping = False
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    with ControlPlane(service_account_admission=True) as plane, Node(plane, [pause, operator]) as node:
-        print(f"export KUBECONFIG={plane.kubeconfig}\n# kubectl: {plane.kubectl}\n"
-              f"# node logs: {node.workdir}\n# Ctrl-C or SIGTERM stops it", flush=True)
-        while not stopping and len(node.pids()) == 4:
-            time.sleep(0.5)
-    return 0
 
 
 if __name__ == "__main__":
+    from hack.node_cli import main
+
     sys.exit(main())
