@@ -1,4 +1,5 @@
-"""Foreign keys, pure: parsing, generated names, the plan for each change, its SQL."""
+"""Foreign keys, pure: parsing, generated names, the plan for each change, its SQL (the renames
+of a key whose generated name moved: tests/unit/test_foreign_key_renames.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,60 +9,19 @@ import psycopg2.errors
 import pytest
 
 from dbtable.errors import InvalidSpec
-from dbtable.fk_model import (FK_MARKER, ActualForeignKey, FkAction, ReferencedTable,
-                              foreign_key_name)
+from dbtable.fk_model import FK_MARKER, FkAction, foreign_key_name
 from dbtable.fk_operations import (AddForeignKey, AddValidForeignKey, DropForeignKey,
-                                   MarkForeignKey, RenameForeignKey, ValidateForeignKey)
-from dbtable.model import ActualColumn, ActualTable, DeletionPolicy, Owner
+                                   MarkForeignKey, ValidateForeignKey)
+from dbtable.model import DeletionPolicy
 from dbtable.operations import WAITING
 from dbtable.plan import (CreateTable, DropTable, Facts, MarkOwned, Plan, RefusalReason,
-                          plan_delete, plan_reconcile, plan_repair)
-from dbtable.plan_foreign_keys import keys_to_count, refusal_for_error
+                          plan_delete, plan_repair)
+from dbtable.plan_foreign_keys import refusal_for_error
 from dbtable.render import render, to_text
 from dbtable.reporting import foreign_key_status
 from dbtable.spec import parse_spec
-
-OWNER = Owner("default", "orders", "uid-1")
-COLUMNS = [{"ID": "bigint"}, {"CUSTOMER_ID": "bigint"}, {"NOTE": "text"}]
-FK = {"columns": ["CUSTOMER_ID"], "references": {"table": "CUSTOMERS", "columns": ["ID"]}}
-CUSTOMERS = ReferencedTable("customers", ("id", "name"), (("id",),))
-KNOWN = Facts(rows=0, references=(("customers", CUSTOMERS),))
-NAME = foreign_key_name(("customer_id",), "customers", ("id",))
-
-
-def desired(*keys: dict[str, Any], columns: list[dict[str, str]] = COLUMNS, **changes: Any):
-    return parse_spec({"tableName": "ORDERS", "columns": columns, "primaryKey": "ID",
-                       "foreignKeys": list(keys), **changes})
-
-
-def errors_of(*keys: Any, **changes: Any) -> list[str]:
-    with pytest.raises(InvalidSpec) as caught:
-        desired(*keys, **changes)
-    return [str(e) for e in caught.value.errors]
-
-
-def fk(name: str = NAME, columns: tuple[str, ...] = ("customer_id",), ref: str = "customers",
-       on_delete: FkAction = FkAction.NO_ACTION, validated: bool = True,
-       managed: bool = True) -> ActualForeignKey:
-    return ActualForeignKey(name, columns, "public", ref, ("id",), on_delete,
-                            FkAction.NO_ACTION, validated, managed)
-
-
-def actual(*keys: ActualForeignKey, columns: tuple[str, ...] = ("id", "customer_id", "note")
-           ) -> ActualTable:
-    return ActualTable(schema="public", name="orders",
-                       columns=tuple(ActualColumn(c, "text" if c == "note" else "bigint",
-                                                  not_null=c == "id") for c in columns),
-                       primary_key=("id",), primary_key_constraint="orders_pkey", owner=OWNER,
-                       foreign_keys=keys)
-
-
-def plan(spec, table, facts: Facts = KNOWN) -> Plan:
-    return plan_reconcile(spec, OWNER, table, None, facts=facts)
-
-
-def sql_of(p: Plan) -> list[str]:
-    return [to_text(s) for s in render(p.operations, "public")]
+from tests.support.foreign_keys import (COLUMNS, FK, KNOWN, NAME, actual, desired, errors_of, fk,
+                                        plan, sql_of)
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -347,93 +307,3 @@ def test_reconciling_names_the_key_of_the_step_in_progress() -> None:
 
     assert step_name(ValidateForeignKey("orders", NAME)) == (
         f"ValidateForeignKey {NAME} on orders (SHARE UPDATE EXCLUSIVE lock)")
-
-
-# --- a generated name that renames moved ----------------------------------------------------
-
-OLD_NAME = foreign_key_name(("cust_id",), "customers", ("id",))
-RENAME_SPEC = {"columnOptions": {"CUSTOMER_ID": {"previousNames": ["CUST_ID"]}}}
-
-
-def kinds(p: Plan) -> list[str]:
-    return [type(op).__name__ for op in p.operations]
-
-
-def test_a_generated_name_moved_by_a_column_rename_is_renamed_in_place() -> None:
-    table = actual(fk(name=OLD_NAME, columns=("cust_id",)), columns=("id", "cust_id", "note"))
-    p = plan(desired(FK, **RENAME_SPEC), table)
-    assert kinds(p) == ["RenameColumn", "RenameForeignKey"]
-    assert p.first_transaction() == (p.operations, ())
-    assert sql_of(p)[1] == (f'ALTER TABLE "public"."orders" RENAME CONSTRAINT "{OLD_NAME}" '
-                            f'TO "{NAME}"')
-    assert keys_to_count(desired(FK, **RENAME_SPEC), table,
-                         lambda c: "customer_id" if c == "cust_id" else c) == []
-
-
-def test_a_rename_applied_before_or_of_the_referenced_table_renames_only_the_key() -> None:
-    done = actual(fk(name=OLD_NAME))  # the column was renamed by a run that stopped, or by hand
-    assert kinds(plan(desired(FK), done)) == ["RenameForeignKey"]
-    # CUSTOMERS became CLIENTS (another resource): PostgreSQL kept the key pointing at it.
-    moved = actual(fk(ref="clients"))
-    clients = {**FK, "references": {"table": "CLIENTS", "columns": ["ID"]}}
-    facts = Facts(rows=0, references=(("clients", dataclasses.replace(CUSTOMERS,
-                                                                     name="clients")),))
-    p = plan(desired(clients), moved, facts)
-    assert p.operations == (RenameForeignKey("orders", NAME, desired(clients)
-                                             .foreign_keys[0].name),)
-    assert plan_repair(p) == p  # nothing taken away: the drift check may do it too
-
-
-def test_a_moved_key_left_not_valid_is_renamed_then_validated() -> None:
-    p = plan(desired(FK), actual(fk(name=OLD_NAME, validated=False)))
-    assert kinds(p) == ["RenameForeignKey", "ValidateForeignKey"]
-
-
-def test_a_moved_name_held_by_another_constraint_is_a_conflict_nothing_touched() -> None:
-    theirs = fk(name=NAME, columns=("note",), managed=False)
-    (refusal,) = plan(desired(FK), actual(fk(name=OLD_NAME), theirs)).refusals
-    assert (refusal.reason, refusal.field) == (RefusalReason.CONFLICT, "spec.foreignKeys[0].name")
-    checked = dataclasses.replace(actual(fk(name=OLD_NAME)), checks=((NAME, True),))
-    p = plan(desired(FK), checked)
-    assert p.operations == () and [(r.reason, r.field) for r in p.refusals] == [
-        (RefusalReason.CONFLICT, "spec.foreignKeys[0].name")]
-    assert NAME in p.refusals[0].message
-
-
-def test_a_self_reference_on_a_renamed_table_or_a_name_the_spec_changes_is_renamed() -> None:
-    self_key = {"columns": ["CUSTOMER_ID"], "references": {"table": "SALES", "columns": ["ID"]}}
-    spec = parse_spec({"tableName": "SALES", "columns": COLUMNS, "primaryKey": "ID",
-                       "foreignKeys": [self_key]})
-    mine = fk(name=foreign_key_name(("customer_id",), "orders", ("id",)), ref="orders")
-    assert kinds(plan(spec, actual(mine))) == ["RenameTable", "RenameForeignKey"]
-    p = plan(desired({**FK, "name": "orders_customer_fk"}), actual(fk()))
-    assert p.operations == (RenameForeignKey("orders", NAME, "orders_customer_fk"),)
-
-
-def test_a_hand_made_key_of_the_same_definition_is_never_renamed() -> None:
-    theirs = fk(name=OLD_NAME, managed=False)
-    assert kinds(plan(desired(FK), actual(theirs))) == [
-        "AddForeignKey", "MarkForeignKey", "ValidateForeignKey"]
-
-
-@pytest.mark.parametrize("held, what", [(("orders_pkey", "p"), "the primary key orders_pkey"),
-                                        (("note_check", "c"), "the check constraint note_check"),
-                                        (("note_once", "u"), "the unique constraint note_once")])
-def test_a_name_held_by_another_constraint_of_the_table_is_a_conflict(
-        held: tuple[str, str], what: str) -> None:
-    table = dataclasses.replace(actual(), constraints=(held,))
-    p = plan(desired(FK, {**FK, "name": held[0].upper()}), table)
-    (refusal,) = p.refusals
-    assert (refusal.reason, refusal.field) == (RefusalReason.CONFLICT,
-                                               "spec.foreignKeys[1].name")
-    assert what in refusal.message and p.operations == ()
-    assert plan(desired(FK, {**FK, "name": "other"}), table).refusals == ()
-
-
-def test_a_new_tables_primary_key_name_is_a_conflict_cut_as_postgresql_cuts_it() -> None:
-    (refusal,) = plan(desired(FK, {**FK, "name": "orders_pkey"}), None).refusals
-    assert refusal.field == "spec.foreignKeys[1].name" and "primary key" in refusal.message
-    wide = "W" * 63
-    (refusal,) = plan(desired(FK, {**FK, "name": wide[:58] + "_pkey"}, tableName=wide),
-                      None).refusals
-    assert refusal.reason is RefusalReason.CONFLICT
