@@ -1,93 +1,23 @@
 """Every row of "Changing a table" on a real PostgreSQL: what is applied, and each refusal
-with its count and the catalog left exactly as it was."""
+with its count and the catalog left exactly as it was (unique constraints:
+tests/integration/test_unique_changes.py)."""
 from __future__ import annotations
 
 import io
 import os
-from typing import Any
 from unittest import mock
 
 import pytest
 import yaml
 from psycopg2 import sql
 
-from dbtable.catalog import read_owned_table
 from dbtable.cli import main
 from dbtable.column_operations import not_null_check_name
-from dbtable.database import DatabaseSettings
-from dbtable.model import Owner
 from dbtable.plan import RefusalReason
-from dbtable.reconcile import Outcome, reconcile_table
-from dbtable.spec import parse_spec
+from tests.support.column_changes import (BASE, OWNER, apply, assert_refused_unchanged, catalog,
+                                          columns, converge, execute, rows)
 
 pytestmark = pytest.mark.integration
-
-OWNER = Owner("default", "orders", "5f1e0c2a-0000-4000-8000-0000000000c1")
-BASE: dict[str, Any] = {"tableName": "ORDERS", "primaryKey": "ID",
-                        "columns": [{"ID": "bigint"}, {"EMAIL": "text"}, {"STATUS": "text"}]}
-
-
-def apply(conn: Any, settings: DatabaseSettings, **changes: Any) -> Outcome:
-    return reconcile_table(conn, settings, parse_spec({**BASE, **changes}), OWNER)
-
-
-def converge(conn: Any, settings: DatabaseSettings, **changes: Any) -> list[Outcome]:
-    """Call until nothing is pending, as the handler does (each call replans)."""
-    outcomes = [apply(conn, settings, **changes)]
-    while outcomes[-1].pending:
-        assert len(outcomes) < 10, outcomes
-        outcomes.append(apply(conn, settings, **changes))
-    return outcomes
-
-
-def execute(conn: Any, settings: DatabaseSettings, statement: str, *params: Any) -> None:
-    with conn, conn.cursor() as cur:
-        cur.execute(sql.SQL(statement).format(t=sql.Identifier(settings.schema, "orders")),
-                    params)
-
-
-def rows(conn: Any, settings: DatabaseSettings, n: int, email: str | None = "a@b") -> None:
-    execute(conn, settings, "INSERT INTO {t} (id, email) SELECT g, %s FROM generate_series(1, %s)"
-            " g", email, n)
-
-
-def catalog(conn: Any, settings: DatabaseSettings) -> list[tuple]:
-    """Columns with nullability and defaults, every constraint and index, and the rows."""
-    with conn, conn.cursor() as cur:
-        cur.execute("""
-            SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   pg_get_expr(d.adbin, d.adrelid),
-                   (SELECT array_agg(con.conname || ':' || pg_get_constraintdef(con.oid)
-                                     || con.convalidated::text ORDER BY con.conname)
-                      FROM pg_constraint con WHERE con.conrelid = c.oid),
-                   (SELECT array_agg(indexrelid::regclass::text ORDER BY 1) FROM pg_index
-                     WHERE indrelid = c.oid)
-              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-             WHERE n.nspname = %s AND c.relname = 'orders' ORDER BY a.attnum""",
-                    (settings.schema,))
-        found = cur.fetchall()
-        cur.execute(sql.SQL("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {} t")
-                    .format(sql.Identifier(settings.schema, "orders")))
-        return found + [cur.fetchone()]
-
-
-def columns(conn: Any, settings: DatabaseSettings) -> dict[str, tuple[bool, str | None]]:
-    with conn, conn.cursor() as cur:
-        table = read_owned_table(cur, settings.schema, OWNER)
-    return {c.name: (c.not_null, c.default) for c in table.columns}
-
-
-def assert_refused_unchanged(conn: Any, settings: DatabaseSettings, reason: RefusalReason,
-                             count_text: str, **changes: Any) -> None:
-    before = catalog(conn, settings)
-    outcome = apply(conn, settings, **changes)
-    assert outcome.statements == () and outcome.plan.operations == ()
-    (refusal,) = outcome.plan.refusals
-    assert refusal.reason is reason, refusal
-    assert count_text in refusal.message, refusal.message
-    assert catalog(conn, settings) == before
 
 
 def test_a_new_table_is_created_with_not_null_and_defaults(conn, settings) -> None:
@@ -282,93 +212,3 @@ def test_the_plan_command_shows_where_a_transaction_of_its_own_begins(conn, sett
     begins = lines.index("-- then, once the above has committed, in a transaction of its own "
                          "(SHARE UPDATE EXCLUSIVE lock):")
     assert "NOT VALID" in lines[begins - 1] and "VALIDATE CONSTRAINT" in lines[begins + 1]
-
-
-def _indexes(conn: Any, settings: DatabaseSettings) -> list[tuple[str, bool]]:
-    with conn, conn.cursor() as cur:
-        cur.execute("SELECT i.relname, x.indisvalid FROM pg_index x JOIN pg_class i "
-                    "ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass ORDER BY 1",
-                    (f'"{settings.schema}".orders',))
-        return cur.fetchall()
-
-
-def test_unique_is_built_concurrently_then_attached(conn, settings) -> None:
-    from dbtable.unique_operations import unique_name
-
-    apply(conn, settings)
-    execute(conn, settings, "INSERT INTO {t} (id, email) SELECT g, 'u' || g FROM "
-                            "generate_series(1, 50) g")
-    spec = {"columnOptions": {"EMAIL": {"unique": True}}}
-    outcomes = converge(conn, settings, **spec)
-    name = unique_name("orders", "email")
-    assert [o.statements for o in outcomes] == [
-        (f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON '
-         f'"{settings.schema}"."orders" ("email")',),
-        (f'ALTER TABLE "{settings.schema}"."orders" ADD CONSTRAINT "{name}" UNIQUE USING '
-         f'INDEX "{name}"',)]
-    assert outcomes[-1].table.uniques == ((name, ("email",)),)
-    assert apply(conn, settings, **spec).statements == ()
-    # And away again: only the operator's own constraint (and its index) is dropped.
-    converge(conn, settings)
-    assert _indexes(conn, settings) == [("orders_pkey", True)]
-
-
-def test_unique_is_refused_while_values_repeat_with_the_count(conn, settings) -> None:
-    apply(conn, settings)
-    execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a'), (3, 'a'), "
-                            "(4, 'b'), (5, NULL), (6, NULL)")
-    assert_refused_unchanged(conn, settings, RefusalReason.DUPLICATES_PRESENT,
-                             "repeats values in 2 row(s)",
-                             columnOptions={"EMAIL": {"unique": True}})
-
-
-def test_an_invalid_index_left_by_a_failed_build_is_dropped_and_built_again(conn,
-                                                                            settings) -> None:
-    from dbtable.unique_operations import unique_name
-
-    apply(conn, settings)
-    execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
-    name = unique_name("orders", "email")
-    conn.autocommit = True
-    with pytest.raises(Exception, match="could not create unique index"):
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {} ON {} (email)").format(
-                sql.Identifier(name), sql.Identifier(settings.schema, "orders")))
-    conn.autocommit = False
-    assert (name, False) in _indexes(conn, settings)
-    execute(conn, settings, "UPDATE {t} SET email = 'b' WHERE id = 2")
-    outcomes = converge(conn, settings, columnOptions={"EMAIL": {"unique": True}})
-    assert outcomes[0].statements[0].startswith("DROP INDEX CONCURRENTLY IF EXISTS")
-    assert (name, True) in _indexes(conn, settings)
-    assert outcomes[-1].table.uniques == ((name, ("email",)),)
-
-
-def test_a_unique_constraint_made_by_someone_else_is_reported_and_never_dropped(
-        conn, settings) -> None:
-    from dbtable.unique_operations import unique_name
-
-    apply(conn, settings)
-    execute(conn, settings, "ALTER TABLE {t} ADD CONSTRAINT status_once UNIQUE (status)")
-    outcomes = converge(conn, settings, columnOptions={"EMAIL": {"unique": True}})
-    outcomes += converge(conn, settings, columnOptions={"EMAIL": {"unique": False}})
-    assert not any("status_once" in s for o in outcomes for s in o.statements)
-    assert outcomes[-1].table.uniques == (("status_once", ("status",)),)
-    assert unique_name("orders", "email") not in [n for n, _ in _indexes(conn, settings)]
-
-
-def test_a_failed_concurrent_build_drops_its_invalid_index_at_once(conn, settings) -> None:
-    """Values that repeat only after the count (a write between the plan and the build):
-    the build fails, and the INVALID index it left, which would still refuse new duplicates,
-    is dropped before the error is reported."""
-    from psycopg2 import errors
-
-    from dbtable.lone_statement import execute_alone
-    from dbtable.unique_operations import CreateUniqueIndex, unique_name
-
-    apply(conn, settings)
-    execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (1, 'a'), (2, 'a')")
-    with pytest.raises(errors.UniqueViolation):
-        execute_alone(conn, settings, OWNER,
-                      CreateUniqueIndex("orders", "email", unique_name("orders", "email")))
-    assert _indexes(conn, settings) == [("orders_pkey", True)]
-    execute(conn, settings, "INSERT INTO {t} (id, email) VALUES (3, 'a')")  # not refused

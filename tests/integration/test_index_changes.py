@@ -12,8 +12,7 @@ from dbtable.index_model import INDEX_MARKER, build_name, generated_index_name
 from dbtable.index_operations import CreateIndex
 from dbtable.plan import RefusalReason
 from dbtable.lone_statement import execute_alone
-from tests.integration.test_column_changes import (OWNER, apply, assert_refused_unchanged,
-                                                   converge, execute)
+from tests.support.column_changes import OWNER, apply, assert_refused_unchanged, converge, execute
 
 pytestmark = pytest.mark.integration
 
