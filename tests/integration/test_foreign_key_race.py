@@ -17,11 +17,10 @@ from dbtable.plan import RefusalReason
 from dbtable.render import render
 from dbtable.reporting import foreign_key_status
 from dbtable.spec import parse_spec
-from tests.integration.test_foreign_keys import (FK, ORDERS, converge, customers, keys,
-                                                  orders, run)
+from tests.support.foreign_key_tables import FK, ORDERS, converge, customers, keys, orders, run
 
 pytestmark = pytest.mark.integration
-__all__ = ["customers", "orders"]  # the fixtures, shared with test_foreign_keys.py
+__all__ = ["customers", "orders"]  # the fixtures, from tests/support/foreign_key_tables.py
 
 
 def test_a_row_committed_before_the_not_valid_key_is_reported_as_not_validated(

@@ -7,78 +7,20 @@ from typing import Any
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 
-from dbtable.catalog import read_managed_tables, read_owned_table
+from dbtable.catalog import read_managed_tables
 from dbtable.database import DatabaseSettings
 from dbtable.fk_model import FK_MARKER, FkAction
 from dbtable.fk_operations import AddForeignKey, ValidateForeignKey
 from dbtable.model import DeletionPolicy, Owner
 from dbtable.plan import RefusalReason
-from dbtable.reconcile import Outcome, delete_table, reconcile_table
+from dbtable.reconcile import delete_table, reconcile_table
 from dbtable.spec import parse_spec
+from tests.support.foreign_key_tables import (CUSTOMERS, CUSTOMERS_OWNER, FK, ORDERS,
+                                              ORDERS_OWNER, converge, keys, run, snapshot)
+from tests.support.foreign_key_tables import customers, orders  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
-
-CUSTOMERS_OWNER = Owner("default", "customers", "5f1e0c2a-0000-4000-8000-0000000000f1")
-ORDERS_OWNER = Owner("default", "orders", "5f1e0c2a-0000-4000-8000-0000000000f2")
-CUSTOMERS: dict[str, Any] = {"tableName": "CUSTOMERS", "primaryKey": "ID",
-                             "columns": [{"ID": "bigint"}, {"NAME": "text"}]}
-ORDERS: dict[str, Any] = {"tableName": "ORDERS", "primaryKey": "ID",
-                          "columns": [{"ID": "bigint"}, {"CUSTOMER_ID": "bigint"},
-                                      {"NOTE": "text"}]}
-FK = {"columns": ["CUSTOMER_ID"], "references": {"table": "CUSTOMERS", "columns": ["ID"]}}
-
-
-def converge(conn: Any, settings: DatabaseSettings, spec: dict[str, Any],
-             owner: Owner = ORDERS_OWNER) -> list[Outcome]:
-    """Call until nothing is pending, as the handler does (each call replans)."""
-    outcomes = [reconcile_table(conn, settings, parse_spec(spec), owner)]
-    while outcomes[-1].pending:
-        assert len(outcomes) < 10, outcomes
-        outcomes.append(reconcile_table(conn, settings, parse_spec(spec), owner))
-    return outcomes
-
-
-def run(conn: Any, settings: DatabaseSettings, statement: str, *params: Any) -> list[tuple]:
-    with conn, conn.cursor() as cur:
-        cur.execute(sql.SQL(statement).format(
-            o=sql.Identifier(settings.schema, "orders"),
-            c=sql.Identifier(settings.schema, "customers")), params or None)
-        return cur.fetchall() if cur.description else []
-
-
-@pytest.fixture
-def customers(conn: Any, settings: DatabaseSettings) -> None:
-    converge(conn, settings, CUSTOMERS, CUSTOMERS_OWNER)
-    run(conn, settings, "INSERT INTO {c} SELECT g, 'c' || g FROM generate_series(1, 5) g")
-
-
-@pytest.fixture
-def orders(conn: Any, settings: DatabaseSettings, customers: None) -> None:
-    converge(conn, settings, ORDERS)
-    run(conn, settings, "INSERT INTO {o} SELECT g, g % 5 + 1, 'n' FROM generate_series(1, 50) g")
-
-
-def snapshot(conn: Any, settings: DatabaseSettings) -> list[tuple]:
-    """Every constraint of the schema with its definition, validity and comment, the columns,
-    and the rows of both tables: what a refusal must leave byte-for-byte as it was."""
-    return run(conn, settings, """
-        SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated,
-               obj_description(con.oid, 'pg_constraint'),
-               (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-                                 || a.attnotnull::text ORDER BY a.attnum) FROM pg_attribute a
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          LEFT JOIN pg_constraint con ON con.conrelid = c.oid
-         WHERE n.nspname = %s ORDER BY 1, 2""", settings.schema) + run(
-        conn, settings, "SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {o} t),"
-                        " (SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {c} t)")
-
-
-def keys(conn: Any, settings: DatabaseSettings, owner: Owner = ORDERS_OWNER):
-    with conn, conn.cursor() as cur:
-        return read_owned_table(cur, settings.schema, owner).foreign_keys
 
 
 def test_a_key_is_added_not_valid_then_validated_in_its_own_transaction(
@@ -307,36 +249,3 @@ def test_a_table_kept_aside_is_not_purged_while_another_table_references_it(
                f"{settings.schema}.{aside}") == [(True,)]
     run(conn, settings, "DROP TABLE {o}")
     assert purge_expired(conn, settings) == [aside]
-
-
-def statements(outcomes: list[Outcome]) -> list[str]:
-    """What each statement of every call did: "RENAME COLUMN", "DROP CONSTRAINT", ..."""
-    return [" ".join(s.split('" ', 1)[1].split()[:2]) for o in outcomes for s in o.statements]
-
-
-def test_a_generated_name_moved_by_a_rename_is_renamed_in_place_never_revalidated(
-        conn: Any, settings: DatabaseSettings, orders: None) -> None:
-    """No name in the spec: the generated one holds the key's column and referenced table,
-    so each rename moves it; the very constraint (its oid) is renamed, valid throughout."""
-    converge(conn, settings, {**ORDERS, "foreignKeys": [FK]})
-    constraint = ("SELECT oid, conname, convalidated FROM pg_constraint WHERE contype = 'f' "
-                  "AND conrelid = %s::regclass")
-    ((oid, first, valid),) = run(conn, settings, constraint, f"{settings.schema}.orders")
-    assert valid and first.startswith("dbt_fk_customer_id_")
-    renamed = {**ORDERS, "columns": [{"ID": "bigint"}, {"CLIENT_ID": "bigint"}, {"NOTE": "text"}],
-               "columnOptions": {"CLIENT_ID": {"previousNames": ["CUSTOMER_ID"]}},
-               "foreignKeys": [{**FK, "columns": ["CLIENT_ID"]}]}
-    assert statements(converge(conn, settings, renamed)) == [
-        "RENAME COLUMN", "RENAME CONSTRAINT"]
-    ((same, second, valid),) = run(conn, settings, constraint, f"{settings.schema}.orders")
-    assert (same, valid) == (oid, True) and second.startswith("dbt_fk_client_id_")
-    # The referenced table renamed by its own resource, then the spec told: renamed again.
-    converge(conn, settings, {**CUSTOMERS, "tableName": "CLIENTS"}, CUSTOMERS_OWNER)
-    told = {**renamed, "foreignKeys": [{"columns": ["CLIENT_ID"],
-                                        "references": {"table": "CLIENTS", "columns": ["ID"]}}]}
-    assert statements(converge(conn, settings, told)) == ["RENAME CONSTRAINT"]
-    ((same, third, valid),) = run(conn, settings, constraint, f"{settings.schema}.orders")
-    assert (same, valid) == (oid, True) and third not in (first, second)
-    assert [(k.name, k.managed) for k in keys(conn, settings)] == [(third, True)]
-    (again,) = converge(conn, settings, told)
-    assert again.statements == ()
