@@ -12,7 +12,7 @@ from psycopg2 import sql
 
 import database_table_operator as operator
 from dbtable.index_model import INDEX_MARKER
-from tests.integration.test_operator_handlers import (  # noqa: F401  (fixture)
+from tests.support.handlers import (  # noqa: F401  (fixture)
     KEY, after, body, ready, reconcile, run_operator)
 
 pytestmark = pytest.mark.integration

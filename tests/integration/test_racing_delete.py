@@ -20,7 +20,7 @@ import database_table_operator as operator
 from dbtable.catalog import read_table
 from dbtable.database import DatabaseSettings
 from dbtable.worker import in_worker
-from tests.integration.test_operator_handlers import (  # noqa: F401  (fixture)
+from tests.support.handlers import (  # noqa: F401  (fixture)
     KEY, LOG, Operator, body, reconcile, run_operator, spec)
 from tests.support.proxy import FreezableProxy
 
