@@ -8,10 +8,11 @@ about 0.8 ms of CPU per create, and the read-back after the DDL another 0.7 ms, 
 trip of its own: more than the CREATE TABLE itself.
 
 For a resource just created whose spec asks for a plain table (columns, a primary key, NOT
-NULL), the snapshot can change the plan in two ways only: something already holds the name
-(a table, an index, a view, a type), or another table carries the resource's marker (a table
-to reclaim, not to create). Anything else the snapshot answers (types, taken names, referenced
-tables) serves the parts of a spec this path leaves to the full reconcile. So here the plan is
+NULL), the snapshot can change the plan in three ways only: something already holds the name
+(a table, an index, a view, a type), a type is one PostgreSQL does not know (a refusal), or
+another table carries the resource's marker (a table to reclaim, not to create). What else the
+snapshot answers (taken index and constraint names, referenced tables) serves the parts of a
+spec this path leaves to the full reconcile. So here the plan is
 made first, the one plain reconcile makes when no table exists (``fresh_plan``), and both
 conditions are checked by PostgreSQL in the same transaction, under the same locks, after the
 fact: CREATE TABLE fails when anything holds the name or a type is unknown, and the read-back
