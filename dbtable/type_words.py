@@ -1,6 +1,7 @@
 """The words and limits of the column-type grammar (pure): PostgreSQL's limits on modifiers,
 the key words that can never be a user-defined type's name, and the grammar's one error.
-Shared by dbtable/column_type.py (the value) and dbtable/type_grammar.py (the parser)."""
+Shared by dbtable/column_type.py (the value), dbtable/type_grammar.py (the parser) and
+dbtable/type_admission.py (the CRD's pattern)."""
 from __future__ import annotations
 
 import re

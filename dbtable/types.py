@@ -22,7 +22,8 @@ from __future__ import annotations
 
 # Split by concern; every public name stays importable from here.
 from dbtable.column_type import ColumnType  # noqa: F401  (the value, its DDL and catalog form)
-from dbtable.type_grammar import ADMISSION_PATTERN, parse_type  # noqa: F401  (the grammar)
+from dbtable.type_admission import ADMISSION_PATTERN  # noqa: F401  (the CRD's pattern)
+from dbtable.type_grammar import parse_type  # noqa: F401  (the grammar)
 from dbtable.type_words import (MAX_ARRAY_BOUND, MAX_ARRAY_DIMENSIONS,  # noqa: F401
                                 MAX_BIT_LENGTH, MAX_CHAR_LENGTH, MAX_FLOAT4_BITS,
                                 MAX_FLOAT_BITS, MAX_NUMBER_DIGITS, MAX_NUMERIC_PRECISION,
