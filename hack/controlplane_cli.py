@@ -4,7 +4,6 @@ drives, like hack/postgres_cli.py."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -12,21 +11,15 @@ from collections.abc import Sequence
 from hack import controlplane
 from hack.controlplane import ControlPlane
 from hack.controlplane_build import ensure_binaries, log
+from hack.signals import stop_on_signals
 
 
 def _up(workdir: str | None, controller_manager: bool) -> int:
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     with ControlPlane(workdir, controller_manager=controller_manager) as cp:
         print(f"export KUBECONFIG={cp.kubeconfig}\n# kubectl: {cp.kubectl}\n# server: {cp.server}\n"
               f"# logs: {cp.workdir}\n# Ctrl-C or SIGTERM stops it", flush=True)
-        while not stopping:
+        while not stop.is_set():
             if not cp.running():
                 log(f"a control plane process exited unexpectedly; logs in {cp.workdir}")
                 return 1

@@ -4,7 +4,6 @@ hack/controlplane_cli.py."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from hack.controlplane import ControlPlane
 from hack.controlplane_build import ensure_binaries, log
 from hack.node import Node, prerequisites_missing
 from hack.node_images import ensure_operator_archive, ensure_pause_archive
+from hack.signals import stop_on_signals
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,17 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(reason)
         return 1
     operator, _ident = ensure_operator_archive(engine)
-    stopping = False
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     with ControlPlane(service_account_admission=True) as plane, Node(plane, [pause, operator]) as node:
         print(f"export KUBECONFIG={plane.kubeconfig}\n# kubectl: {plane.kubectl}\n"
               f"# node logs: {node.workdir}\n# Ctrl-C or SIGTERM stops it", flush=True)
-        while not stopping and len(node.pids()) == 4:
+        while not stop.is_set() and len(node.pids()) == 4:
             time.sleep(0.5)
     return 0

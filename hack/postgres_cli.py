@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 
 from hack.postgres import LocalPostgres
 from hack.postgres_install import LocalPostgresError
+from hack.signals import stop_on_signals
 
 
 def _up(port: int | None) -> int:
-    stop_requested = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop_requested = stop_on_signals()
     started = time.monotonic()
     with LocalPostgres(port=port) as server:
         env = server.setup_demo()
