@@ -34,8 +34,7 @@ from dbtable.batch import send
 from dbtable.catalog import TABLES, tables_found, tables_params
 from dbtable.database import DatabaseSettings, is_connection_error
 from dbtable.model import DesiredTable, Owner
-from dbtable.operations import CreateTable, MarkOwned
-from dbtable.plan import Plan
+from dbtable.plan import Plan, plan_reconcile
 from dbtable.reconcile import Outcome
 from dbtable.reconcile_locks import begin, name_locks
 from dbtable.render import render
@@ -44,17 +43,20 @@ log = logging.getLogger(__name__)
 
 
 def fresh_plan(desired: DesiredTable, owner: Owner) -> Plan | None:
-    """The plan of ``desired`` where no table exists yet, when the catalog has nothing else
-    to say about it: no indexes, foreign keys, unique columns, defaults, previous names,
-    columns to drop or adoption. None when the spec needs the full reconcile."""
+    """The plan the full reconcile makes for ``desired`` where no table exists yet (its own
+    planner, asked with nothing found), when the catalog has nothing else to say about it: no
+    indexes, foreign keys, unique columns, defaults, previous names, columns to drop or
+    adoption. None when the spec needs the full reconcile."""
     if desired.indexes or desired.foreign_keys or desired.drop_columns \
             or desired.adopt_existing:
         return None
     if any(c.options.default is not None or c.options.unique or c.options.previous_names
            for c in desired.columns):
         return None
-    return Plan(operations=(CreateTable(desired.name, desired.columns, desired.primary_key),
-                            MarkOwned(desired.name, owner)))
+    plan = plan_reconcile(desired, owner, owned=None, occupant=None)
+    now, later = plan.first_transaction()
+    # All of it in the one transaction create_fresh sends (no CREATE INDEX CONCURRENTLY).
+    return plan if plan.operations and not later and now[0].transactional else None
 
 
 def create_fresh(conn: Connection, settings: DatabaseSettings, desired: DesiredTable,

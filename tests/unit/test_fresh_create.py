@@ -10,7 +10,7 @@ from hypothesis import given
 
 from dbtable.fresh_create import fresh_plan
 from dbtable.model import Owner
-from dbtable.plan import plan_reconcile
+from dbtable.plan import CreateTable, MarkOwned, plan_reconcile
 from dbtable.spec import parse_spec
 from tests.support.seed import seed_spec
 from tests.support.spec_strategies import specs
@@ -23,8 +23,12 @@ SEED = seed_spec()
 def test_a_plain_spec_is_planned_as_the_full_reconcile_plans_a_missing_table(
         spec: dict[str, Any]) -> None:
     desired = parse_spec(spec)
-    assert fresh_plan(desired, OWNER) == plan_reconcile(desired, OWNER, owned=None,
-                                                        occupant=None)
+    plan = fresh_plan(desired, OWNER)
+    assert plan == plan_reconcile(desired, OWNER, owned=None, occupant=None)
+    # One transaction: the table and its marker, nothing create_fresh could not send at once.
+    assert plan is not None and plan.operations == (
+        CreateTable(desired.name, desired.columns, desired.primary_key),
+        MarkOwned(desired.name, OWNER))
 
 
 @pytest.mark.parametrize("changes", [
