@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dbtable.batch import Part, Prepared, send
-from dbtable.catalog_details import DETAILS_JSON, parse_details
+from dbtable.catalog_details import DETAILS_JSON, NEW_TABLE_DETAILS_JSON, parse_details
 from dbtable.catalog_indexes import read_indexes
 from dbtable.fk_catalog import FOREIGN_KEYS_JSON, OTHER_CONSTRAINTS_JSON, parse_foreign_keys
 from dbtable.model import (MARKER_KEY, MARKER_VALUE, ActualColumn, ActualTable, Owner,
@@ -41,16 +41,25 @@ _FOUND_BY_MARKER = """
     JOIN pg_class c ON c.oid = d.objoid
     JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')"""
-_DETAILS_OF_FOUND = """
+_DETAILS_OF = """
 SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
-       """ + DETAILS_JSON.format(oid="c.oid") + """ AS details
+       {details} AS details
   FROM found JOIN pg_class c ON c.oid = found.oid
  ORDER BY c.relname
 """
-_TABLES = ("WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + ")"
-           + _DETAILS_OF_FOUND)
+_DETAILS_OF_FOUND = _DETAILS_OF.format(details=DETAILS_JSON.format(oid="c.oid"))
+_FOUND = "WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + ")"
+_TABLES = _FOUND + _DETAILS_OF_FOUND
 TABLES = Prepared("dbt_tables", _TABLES,
                   (("schema", "name"), ("name", "name"), ("marker", "text")))
+# TABLES in the transaction that has just created the table %(name)s without indexes or
+# foreign keys (dbtable/fresh_create.py): the same rows, but the new table's details skip
+# those two lookups (catalog_details.NEW_TABLE_DETAILS_JSON). A table found by the marker is
+# someone else's and makes the caller roll back, whatever its details say.
+NEW_TABLES = Prepared("dbt_new_tables",
+                      _FOUND + _DETAILS_OF.format(
+                          details=NEW_TABLE_DETAILS_JSON.format(oid="c.oid")),
+                      TABLES.types)
 # The table called %(name)s alone: an index lookup, whatever the number of tables.
 TABLE_NAMED = Prepared("dbt_table_named",
                        "WITH found AS (" + _FOUND_BY_NAME + ")" + _DETAILS_OF_FOUND,

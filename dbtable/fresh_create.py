@@ -31,7 +31,7 @@ import psycopg2
 from psycopg2.extensions import connection as Connection
 
 from dbtable.batch import send
-from dbtable.catalog import TABLES, tables_found, tables_params
+from dbtable.catalog import NEW_TABLES, tables_found, tables_params
 from dbtable.database import DatabaseSettings, is_connection_error
 from dbtable.model import DesiredTable, Owner
 from dbtable.plan import Plan, plan_reconcile
@@ -77,9 +77,9 @@ def create_fresh(conn: Connection, settings: DatabaseSettings, desired: DesiredT
             owned = None
             try:
                 send(cur, "BEGIN", *begin(settings, owner), *name_locks({desired.name}),
-                     *statements, TABLES.execute(tables_params(settings.schema, owner,
-                                                               desired.name)),
-                     prepare=(TABLES,))
+                     *statements, NEW_TABLES.execute(tables_params(settings.schema, owner,
+                                                                   desired.name)),
+                     prepare=(NEW_TABLES,))
                 rows = cur.fetchall()
                 if len(rows) == 1:  # else another table carries the marker: it is reclaimed
                     owned, named = tables_found(rows, settings.schema, owner=owner,

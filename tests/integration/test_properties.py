@@ -18,6 +18,7 @@ from psycopg2 import sql
 
 from dbtable.catalog import read_owned_table
 from dbtable.database import DatabaseSettings
+from dbtable.fresh_create import create_fresh
 from dbtable.model import DesiredTable, Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
@@ -87,6 +88,27 @@ def test_any_accepted_spec_creates_exactly_its_table(db: Any, operator_db: dict[
         outcome = reconcile_table(db, schema_settings, desired, owner)
         assert outcome.statements[0].startswith("CREATE TABLE")
         assert_converged(db, schema_settings, desired, owner)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=specs(), uid=st.uuids(), data=st.data())
+def test_a_fresh_create_reads_back_the_table_the_catalog_holds(
+        db: Any, operator_db: dict[str, str], spec: dict[str, Any], uid: Any,
+        data: st.DataObject) -> None:
+    """dbtable/fresh_create.py reads the new table back before it commits, without looking
+    up indexes and foreign keys (it made none, and no one else can see the table yet): what
+    it reports is what a full read of the committed table finds, for any plain spec."""
+    names = [name for column in spec["columns"] for name in column]
+    not_null = data.draw(st.sets(st.sampled_from(names)), label="nullable: false")
+    if not_null:
+        spec = {**spec, "columnOptions": {name: {"nullable": False} for name in not_null}}
+    desired = parse_spec(spec)
+    owner = Owner("props", "fresh", str(uid))
+    with fresh_schema(db, operator_db["url"]) as schema_settings:
+        outcome = create_fresh(db, schema_settings, desired, owner)
+        assert outcome is not None and outcome.statements[0].startswith("CREATE TABLE")
+        with db, db.cursor() as cur:
+            assert outcome.table == read_owned_table(cur, schema_settings.schema, owner)
 
 
 CHANGES = ("add columns", "rename", "change key")
