@@ -27,6 +27,7 @@ from dbtable.finalizer import FINALIZER, deleted_unreleased, is_held
 from dbtable.finalizer_gate import holds_finalizer_async, start_api_writers
 from dbtable.liveness import check_workers
 from dbtable.login import login_session
+from dbtable.persistence import ProgressAnnotations
 from dbtable.pool import ConnectionPool
 from dbtable.release import release, release_unheld
 from dbtable.reporting import EventGate
@@ -43,7 +44,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     # Our own finalizer name, so `kubectl get -o yaml` says who holds a resource.
     settings.persistence.finalizer = FINALIZER
     # Keep Kopf's bookkeeping in annotations: the status schema holds only our fields.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = ProgressAnnotations(prefix=GROUP)
     # Bound to the uid: a restored object (same name, new uid, old annotations) counts as new,
     # so it is reconciled and reclaims its table instead of being skipped as already handled.
     # And kept as digests, not a copy of the spec: the largest spec the CRD admits would make

@@ -34,7 +34,7 @@ from typing import Any, cast
 import kopf
 from kopf._cogs.structs import dicts
 
-from dbtable.persistence import UidBoundDiffBaseStorage
+from dbtable.persistence import FormedKeys, UidBoundDiffBaseStorage
 
 STATUS_FIELD = "lastHandled"
 DIGEST_KEY = "last-handled-digest"  # the annotation of earlier versions: read, then removed
@@ -64,7 +64,7 @@ def _slim(body: Mapping[str, Any], extra_fields: Any) -> dict[str, Any]:
     return slim
 
 
-class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+class DigestDiffBaseStorage(FormedKeys, kopf.AnnotationsDiffBaseStorage):
     """Stores ``{"uid": ..., "spec": sha256, "rest": sha256}`` in ``status.lastHandled``.
 
     An ``AnnotationsDiffBaseStorage`` still, for its ``build``: the annotations of earlier
