@@ -1,5 +1,6 @@
-"""Kopf's record of what it last handled, bound to the object it was recorded for (an edge:
-it is Kopf wiring, used in the operator's startup settings).
+"""Kopf's storages as the operator configures them (an edge: Kopf wiring, used in the
+operator's startup settings): annotation keys formed once (``FormedKeys``), and the record of
+what Kopf last handled bound to the object it was recorded for.
 
 Kopf keeps the last handled spec in an annotation and fires the create handler only for an
 object without one. A restore (Velero), a cluster rebuild or a re-create from a saved manifest
