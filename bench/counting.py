@@ -10,43 +10,34 @@ from typing import Any
 from dbtable.database import DatabaseSettings, connect
 
 
-class CountingCursor:
-    def __init__(self, cur: Any, counter: list[int]) -> None:
-        self._cur, self._counter = cur, counter
+class _Counting:
+    """Stands in for the psycopg2 object it wraps (``with`` included), beside a shared counter."""
 
+    def __init__(self, inner: Any, counter: list[int]) -> None:
+        self._inner, self._counter = inner, counter
+
+    def __enter__(self) -> Any:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class CountingCursor(_Counting):
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         self._counter[0] += 1
-        return self._cur.execute(*args, **kwargs)
-
-    def __enter__(self) -> "CountingCursor":
-        self._cur.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self._cur.__exit__(*exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cur, name)
+        return self._inner.execute(*args, **kwargs)
 
 
-class CountingConnection:
+class CountingConnection(_Counting):
     """A psycopg2 connection whose cursors count the statements they run."""
 
-    def __init__(self, conn: Any, counter: list[int]) -> None:
-        self._conn, self._counter = conn, counter
-
     def cursor(self, *args: Any, **kwargs: Any) -> CountingCursor:
-        return CountingCursor(self._conn.cursor(*args, **kwargs), self._counter)
-
-    def __enter__(self) -> "CountingConnection":
-        self._conn.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self._conn.__exit__(*exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
+        return CountingCursor(self._inner.cursor(*args, **kwargs), self._counter)
 
 
 class OneConnectionPool:
