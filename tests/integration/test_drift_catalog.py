@@ -13,22 +13,9 @@ from dbtable.drift import CatalogSnapshot, Subject, ReadyCondition, find_drift
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
+from tests.support.counting import CountingCursor
 
 pytestmark = pytest.mark.integration
-
-
-class CountingCursor:
-    """Counts the statements a cursor runs (the sweep's cost is measured in queries)."""
-
-    def __init__(self, cur: Any) -> None:
-        self.cur, self.executed = cur, 0
-
-    def execute(self, *args: Any) -> None:
-        self.executed += 1
-        self.cur.execute(*args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.cur, name)
 
 
 def owner(n: int) -> Owner:

@@ -23,6 +23,7 @@ from dbtable.reconcile import reconcile_table
 from dbtable.resolve import resolve_tables
 from dbtable.spec import parse_spec
 from dbtable.types import parse_type
+from tests.support.counting import CountingCursor
 from tests.support.postgres import create_operator_database
 
 pytestmark = pytest.mark.integration
@@ -270,20 +271,6 @@ def test_postgis_refuses_an_unknown_shape_with_its_own_message(gis) -> None:
 # -- many tables at once (a drift sweep) ------------------------------------------------------------
 
 
-class CountingCursor:
-    """A cursor that counts the statements it is given."""
-
-    def __init__(self, cursor: Any) -> None:
-        self.cursor, self.statements = cursor, 0
-
-    def execute(self, *args: Any) -> None:
-        self.statements += 1
-        self.cursor.execute(*args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.cursor, name)
-
-
 def test_many_tables_resolve_with_one_lookup_and_one_call_per_distinct_modified_type(
         conn, settings, vector_type: str) -> None:
     tables = [parse_spec({"tableName": f"t{i}", "primaryKey": "ID", "columns": [
@@ -293,7 +280,7 @@ def test_many_tables_resolve_with_one_lookup_and_one_call_per_distinct_modified_
         counting = CountingCursor(cur)
         resolved = resolve_tables(counting, tables)
     # one lookup for all distinct types; vector(3) once: savepoint, typmod_in, release
-    assert counting.statements == 4
+    assert counting.executed == 4
     for table in resolved:
         by_name = {c.name: c for c in table.columns}
         assert by_name["b"].resolved == by_name["d"].resolved
