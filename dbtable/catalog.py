@@ -52,9 +52,9 @@ _FOUND = "WITH found AS (" + _FOUND_BY_NAME + "\n  UNION" + _FOUND_BY_MARKER + "
 _TABLES = _FOUND + _DETAILS_OF_FOUND
 TABLES = Prepared("dbt_tables", _TABLES,
                   (("schema", "name"), ("name", "name"), ("marker", "text")))
-# TABLES in the transaction that has just created the table %(name)s without indexes or
-# foreign keys (dbtable/fresh_create.py): the same rows, but the new table's details skip
-# those two lookups (catalog_details.NEW_TABLE_DETAILS_JSON). A table found by the marker is
+# TABLES in the transaction that has just created the table %(name)s from fresh_plan
+# (dbtable/fresh_create.py): the same rows, but the new table's details skip the lookups of
+# what that plan never makes (catalog_details.NEW_TABLE_DETAILS_JSON). A table found by the marker is
 # someone else's and makes the caller roll back, whatever its details say.
 NEW_TABLES = Prepared("dbt_new_tables",
                       _FOUND + _DETAILS_OF.format(

@@ -17,8 +17,8 @@ made first, the one plain reconcile makes when no table exists (``fresh_plan``),
 conditions are checked by PostgreSQL in the same transaction, under the same locks, after the
 fact: CREATE TABLE fails when anything holds the name or a type is unknown, and the read-back
 must find, by the name and by the marker, the new table alone (read without looking up
-indexes and foreign keys: the plan makes none, and no one else sees the table before the
-commit; catalog.NEW_TABLES). Otherwise the transaction is
+checks, unique constraints, indexes and foreign keys: the plan makes none, and no one else
+sees the table before the commit; catalog.NEW_TABLES). Otherwise the transaction is
 rolled back, nothing stays, and the reconcile reads and plans as always.
 
 A failed attempt leaves an ERROR line in PostgreSQL's log (the CREATE TABLE it ran); the

@@ -96,8 +96,9 @@ def test_a_fresh_create_reads_back_the_table_the_catalog_holds(
         db: Any, operator_db: dict[str, str], spec: dict[str, Any], uid: Any,
         data: st.DataObject) -> None:
     """dbtable/fresh_create.py reads the new table back before it commits, without looking
-    up indexes and foreign keys (it made none, and no one else can see the table yet): what
-    it reports is what a full read of the committed table finds, for any plain spec."""
+    up checks, unique constraints, indexes or foreign keys (it made none, and no one else can
+    see the table yet): what it reports is what a full read of the committed table finds, for
+    any plain spec."""
     names = [name for column in spec["columns"] for name in column]
     not_null = data.draw(st.sets(st.sampled_from(names)), label="nullable: false")
     if not_null:
