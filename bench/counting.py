@@ -1,6 +1,7 @@
-"""Counting the statements a piece of the operator runs (bench/bench_drift.py): a psycopg2
-connection whose cursors count what they execute, behind the pool interface the drift sweep
-uses. Apart from the benchmark because it is a measuring tool, not a measurement."""
+"""Counting the statements a piece of the operator runs (bench/bench_drift.py, and the
+integration tests that count a sweep's or a lookup's queries): a psycopg2 connection whose
+cursors count what they execute, behind the pool interface the drift sweep uses. Apart from
+the benchmark because it is a measuring tool, not a measurement."""
 from __future__ import annotations
 
 import contextlib
@@ -28,6 +29,16 @@ class _Counting:
 
 
 class CountingCursor(_Counting):
+    """A cursor counting what it executes: into ``counter`` (shared by a connection's
+    cursors), or on its own (``executed``), as the integration tests count a sweep's queries."""
+
+    def __init__(self, inner: Any, counter: list[int] | None = None) -> None:
+        super().__init__(inner, [0] if counter is None else counter)
+
+    @property
+    def executed(self) -> int:
+        return self._counter[0]
+
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         self._counter[0] += 1
         return self._inner.execute(*args, **kwargs)

@@ -54,8 +54,8 @@ TABLES = Prepared("dbt_tables", _TABLES,
                   (("schema", "name"), ("name", "name"), ("marker", "text")))
 # TABLES in the transaction that has just created the table %(name)s from fresh_plan
 # (dbtable/fresh_create.py): the same rows, but the new table's details skip the lookups of
-# what that plan never makes (catalog_details.NEW_TABLE_DETAILS_JSON). A table found by the marker is
-# someone else's and makes the caller roll back, whatever its details say.
+# what that plan never makes (catalog_details.NEW_TABLE_DETAILS_JSON). A table found by the
+# marker is someone else's and makes the caller roll back, whatever its details say.
 NEW_TABLES = Prepared("dbt_new_tables",
                       _FOUND + _DETAILS_OF.format(
                           details=NEW_TABLE_DETAILS_JSON.format(oid="c.oid")),

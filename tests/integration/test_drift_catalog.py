@@ -13,7 +13,7 @@ from dbtable.drift import CatalogSnapshot, Subject, ReadyCondition, find_drift
 from dbtable.model import Owner
 from dbtable.reconcile import reconcile_table
 from dbtable.spec import parse_spec
-from tests.support.counting import CountingCursor
+from bench.counting import CountingCursor
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from dbtable.reconcile import reconcile_table
 from dbtable.resolve import resolve_tables
 from dbtable.spec import parse_spec
 from dbtable.types import parse_type
-from tests.support.counting import CountingCursor
+from bench.counting import CountingCursor
 from tests.support.postgres import create_operator_database
 
 pytestmark = pytest.mark.integration
